@@ -1,0 +1,184 @@
+//! CloudTrail LookupEvents for agreement activity: every page, every region, paced under
+//! CloudTrail's 2 requests per second per account and region.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_cloudtrail::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use aws_sdk_cloudtrail::Client;
+use tokio::task::JoinSet;
+
+use super::pacer::Pacer;
+use super::record::{parse_record, AGREEMENT_EVENT_SOURCE};
+use super::{Fetched, LookupError};
+use crate::domain::TimeWindow;
+
+/// CloudTrail's documented limit is 2 LookupEvents per second per account and region; we
+/// leave 5% headroom so clock jitter between us and AWS doesn't turn into throttling.
+pub const LOOKUP_INTERVAL: Duration = Duration::from_millis(525);
+/// The largest page LookupEvents returns.
+const PAGE_SIZE: i32 = 50;
+
+/// One client per configured region, each with its own pacer.
+#[derive(Clone)]
+pub struct CloudTrail {
+    regions: Arc<[RegionClient]>,
+}
+
+struct RegionClient {
+    region: String,
+    client: Client,
+    pacer: Pacer,
+}
+
+impl CloudTrail {
+    /// Builds one client per region from the shared SDK configuration (credentials, endpoint
+    /// overrides such as `AWS_ENDPOINT_URL_CLOUDTRAIL`, retry and timeout settings).
+    pub fn new(sdk: &aws_config::SdkConfig, regions: &[String]) -> Self {
+        let regions = regions
+            .iter()
+            .map(|region| {
+                let conf = aws_sdk_cloudtrail::config::Builder::from(sdk)
+                    .region(aws_config::Region::new(region.clone()))
+                    .build();
+                RegionClient {
+                    region: region.clone(),
+                    client: Client::from_conf(conf),
+                    pacer: Pacer::new(LOOKUP_INTERVAL),
+                }
+            })
+            .collect();
+        Self { regions }
+    }
+
+    pub fn regions(&self) -> impl Iterator<Item = &str> {
+        self.regions.iter().map(|r| r.region.as_str())
+    }
+
+    /// Fetches the window from every region concurrently. A region that fails is reported in
+    /// [`Fetched::failures`] and does not hide the others' results.
+    pub async fn lookup(&self, window: &TimeWindow) -> Fetched {
+        let mut set = JoinSet::new();
+        for index in 0..self.regions.len() {
+            let this = self.clone();
+            let window = window.clone();
+            set.spawn(async move { this.regions[index].lookup(&window).await });
+        }
+        let mut fetched = Fetched::default();
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(part) => fetched.merge(part),
+                // A panic in a region task is a bug; report it rather than take the answer down.
+                Err(e) => fetched.failures.push((
+                    "unknown".into(),
+                    LookupError::Other(format!("region task failed: {e}")),
+                )),
+            }
+        }
+        fetched.sort_newest_first();
+        fetched
+    }
+}
+
+impl RegionClient {
+    async fn lookup(&self, window: &TimeWindow) -> Fetched {
+        let mut fetched = Fetched::default();
+        let attribute = LookupAttribute::builder()
+            .attribute_key(LookupAttributeKey::EventSource)
+            .attribute_value(AGREEMENT_EVENT_SOURCE)
+            .build()
+            .expect("key and value are both set");
+        let start = aws_smithy_types::DateTime::from_secs(window.start.timestamp());
+        let end = aws_smithy_types::DateTime::from_secs(window.end.timestamp());
+        let mut next_token: Option<String> = None;
+        loop {
+            self.pacer.wait().await;
+            fetched.calls += 1;
+            let started = std::time::Instant::now();
+            let result = self
+                .client
+                .lookup_events()
+                .lookup_attributes(attribute.clone())
+                .start_time(start)
+                .end_time(end)
+                .max_results(PAGE_SIZE)
+                .set_next_token(next_token.take())
+                .send()
+                .await;
+            let page = match result {
+                Ok(page) => page,
+                Err(err) => {
+                    let err = LookupError::from_sdk(&err);
+                    tracing::warn!(region = %self.region, error = %err, "LookupEvents failed");
+                    fetched.failures.push((self.region.clone(), err));
+                    return fetched;
+                }
+            };
+            tracing::debug!(
+                region = %self.region,
+                events = page.events().len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "LookupEvents page"
+            );
+            for event in page.events() {
+                match event.cloud_trail_event().map(parse_record) {
+                    Some(Ok(Some(activity))) => fetched.activities.push(activity),
+                    Some(Ok(None)) => {}
+                    Some(Err(e)) => {
+                        tracing::warn!(region = %self.region, event_id = ?event.event_id(), error = %e, "skipping unreadable CloudTrail record");
+                        fetched.skipped += 1;
+                    }
+                    None => fetched.skipped += 1,
+                }
+            }
+            match page.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
+                _ => return fetched,
+            }
+        }
+    }
+}
+
+impl LookupError {
+    /// Sorts an SDK failure into what a person can act on; the detail stays for the log.
+    pub fn from_sdk<E, R>(err: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match err {
+            SdkError::ServiceError(service) => {
+                let e = service.err();
+                let code = e.code().unwrap_or("Unknown");
+                let message = e.message().unwrap_or("").to_owned();
+                match code {
+                    "AccessDeniedException"
+                    | "AccessDenied"
+                    | "UnauthorizedOperation"
+                    | "OperationNotPermittedException" => Self::AccessDenied(message),
+                    "UnrecognizedClientException"
+                    | "InvalidClientTokenId"
+                    | "ExpiredTokenException"
+                    | "ExpiredToken"
+                    | "InvalidSignatureException"
+                    | "SignatureDoesNotMatch" => Self::BadCredentials(code.to_owned()),
+                    "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
+                        Self::Throttled
+                    }
+                    _ => Self::Other(format!("{code}: {message}")),
+                }
+            }
+            SdkError::TimeoutError(_) => Self::Timeout,
+            SdkError::DispatchFailure(d) if d.is_timeout() => Self::Timeout,
+            other => {
+                let detail = DisplayErrorContext(other).to_string();
+                if detail.contains("credentials") || detail.contains("Credentials") {
+                    Self::NoCredentials(detail)
+                } else {
+                    Self::Other(detail)
+                }
+            }
+        }
+    }
+}

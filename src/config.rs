@@ -1,0 +1,266 @@
+//! The command line and environment, parsed once into typed settings.
+//!
+//! Every setting is a flag and an environment variable (`--help` lists them). Secrets are
+//! hidden from `--help` output and wrapped so they never print.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::report::format::Format;
+use crate::slack::access::AccessPolicy;
+use crate::slack::signature::SigningSecrets;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "marketplace-activity",
+    version,
+    about = "AWS Marketplace procurement activity in Slack: a slash command and channel notifications.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+    /// `serve`'s options, also accepted with no subcommand.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Serve the Slack endpoints (the default).
+    Serve(ServeArgs),
+    /// Print a report in the terminal, with the slash command's grammar.
+    Query(QueryArgs),
+    /// Run the real app locally with sample events and a console in place of Slack.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Log format. The level comes from RUST_LOG (default `info`).
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RegionArgs {
+    /// Regions whose CloudTrail event history is searched, comma-separated.
+    #[arg(
+        long,
+        env = "CLOUDTRAIL_REGIONS",
+        value_delimiter = ',',
+        default_value = "us-east-1"
+    )]
+    pub cloudtrail_regions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Slack app signing secret(s), comma-separated to rotate. Required by `serve`.
+    #[arg(long, env = "SLACK_SIGNING_SECRET", hide_env_values = true)]
+    pub slack_signing_secret: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:3000")]
+    pub listen_addr: String,
+    #[command(flatten)]
+    pub regions: RegionArgs,
+    /// Only these Slack workspace ids may use the command (comma-separated; empty: any).
+    #[arg(long, env = "ALLOWED_TEAM_IDS", value_delimiter = ',')]
+    pub allowed_team_ids: Vec<String>,
+    /// Only in these channel ids (comma-separated; empty: any).
+    #[arg(long, env = "ALLOWED_CHANNEL_IDS", value_delimiter = ',')]
+    pub allowed_channel_ids: Vec<String>,
+    /// Only these user ids (comma-separated; empty: any).
+    #[arg(long, env = "ALLOWED_USER_IDS", value_delimiter = ',')]
+    pub allowed_user_ids: Vec<String>,
+    /// Longest a lookup may run before the user is told to narrow it, in seconds.
+    #[arg(long, env = "QUERY_TIMEOUT_SECS", default_value_t = 120)]
+    pub query_timeout_secs: u64,
+    /// On shutdown, how long to wait for answers still being prepared, in seconds.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 20)]
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The same words as the slash command: `[window] [filter]`, e.g. `30d purchases`.
+    pub words: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Read CloudTrail records from this file instead of calling AWS: a trail log file from
+    /// S3 (`.json` or `.json.gz`), saved LookupEvents output, or a JSON array of records.
+    /// Windows older than 90 days are allowed here.
+    #[arg(long)]
+    pub events_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub regions: RegionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Exit after the first answer instead of waiting for more requests.
+    #[arg(long)]
+    pub once: bool,
+    /// The command text the demo sends itself.
+    #[arg(long, default_value = "30d")]
+    pub text: String,
+}
+
+/// A setting that stops start-up. The message names the setting and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("SLACK_SIGNING_SECRET is required: set it to the Signing Secret from your Slack app's Basic Information page")]
+    MissingSigningSecret,
+    #[error("LISTEN_ADDR `{0}` is not an address like 0.0.0.0:3000")]
+    BadListenAddr(String),
+    #[error("CLOUDTRAIL_REGIONS is empty: give at least one region, like us-east-1")]
+    NoRegions,
+    #[error("CLOUDTRAIL_REGIONS has `{0}`, which is not a region name like us-east-1")]
+    BadRegion(String),
+    #[error(
+        "QUERY_TIMEOUT_SECS must be between 5 and 1500 (response_url expires after 30 minutes)"
+    )]
+    BadQueryTimeout,
+}
+
+/// What `serve` runs with.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub listen_addr: SocketAddr,
+    pub signing_secrets: SigningSecrets,
+    pub regions: Vec<String>,
+    pub access: AccessPolicy,
+    pub query_timeout: Duration,
+    pub drain_timeout: Duration,
+}
+
+impl RegionArgs {
+    pub fn parse(&self) -> Result<Vec<String>, ConfigError> {
+        let regions: Vec<String> = self
+            .cloudtrail_regions
+            .iter()
+            .map(|r| r.trim().to_ascii_lowercase())
+            .filter(|r| !r.is_empty())
+            .collect();
+        if regions.is_empty() {
+            return Err(ConfigError::NoRegions);
+        }
+        for r in &regions {
+            let ok = r.split('-').count() >= 3
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                return Err(ConfigError::BadRegion(r.clone()));
+            }
+        }
+        Ok(regions)
+    }
+}
+
+impl ServeArgs {
+    pub fn settings(&self) -> Result<ServeSettings, ConfigError> {
+        let signing_secrets = self
+            .slack_signing_secret
+            .as_deref()
+            .and_then(SigningSecrets::parse)
+            .ok_or(ConfigError::MissingSigningSecret)?;
+        let listen_addr = self
+            .listen_addr
+            .parse()
+            .map_err(|_| ConfigError::BadListenAddr(self.listen_addr.clone()))?;
+        if !(5..=1500).contains(&self.query_timeout_secs) {
+            return Err(ConfigError::BadQueryTimeout);
+        }
+        Ok(ServeSettings {
+            listen_addr,
+            signing_secrets,
+            regions: self.regions.parse()?,
+            access: AccessPolicy::new(
+                &self.allowed_team_ids,
+                &self.allowed_channel_ids,
+                &self.allowed_user_ids,
+            ),
+            query_timeout: Duration::from_secs(self.query_timeout_secs),
+            drain_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("marketplace-activity").chain(args.iter().copied()))
+            .unwrap()
+    }
+
+    #[test]
+    fn no_subcommand_means_serve_with_its_flags() {
+        let cli = parse(&[
+            "--slack-signing-secret",
+            "s3cr3t",
+            "--cloudtrail-regions",
+            "us-east-1,eu-west-1",
+        ]);
+        assert!(cli.command.is_none());
+        let s = cli.serve.settings().unwrap();
+        assert_eq!(s.regions, ["us-east-1", "eu-west-1"]);
+        assert!(!format!("{s:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn missing_or_bad_settings_name_themselves() {
+        let err = parse(&["serve"]);
+        let Some(Cmd::Serve(args)) = err.command else {
+            unreachable!()
+        };
+        // SLACK_SIGNING_SECRET may be set in the environment running the tests; clear the flag.
+        let args = ServeArgs {
+            slack_signing_secret: None,
+            ..args
+        };
+        assert!(args
+            .settings()
+            .unwrap_err()
+            .to_string()
+            .starts_with("SLACK_SIGNING_SECRET"));
+        let args = ServeArgs {
+            slack_signing_secret: Some("x".into()),
+            listen_addr: "nope".into(),
+            ..args
+        };
+        assert!(args
+            .settings()
+            .unwrap_err()
+            .to_string()
+            .starts_with("LISTEN_ADDR"));
+        let regions = RegionArgs {
+            cloudtrail_regions: vec!["us east".into()],
+        };
+        assert!(regions
+            .parse()
+            .unwrap_err()
+            .to_string()
+            .starts_with("CLOUDTRAIL_REGIONS"));
+    }
+}

@@ -1,0 +1,339 @@
+//! One thing that happened to a Marketplace agreement, with who did it and when.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// An AWS Marketplace agreement id (`agmt-…`). Parsed, so a filter or a record can't carry junk.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct AgreementId(String);
+
+impl AgreementId {
+    /// Accepts `agmt-` followed by 1..=64 ASCII letters or digits (real ids are 25 lower-case
+    /// alphanumerics; we stay tolerant of case and length, not of punctuation).
+    pub fn parse(raw: &str) -> Option<Self> {
+        let rest = raw.strip_prefix("agmt-")?;
+        let ok = (1..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric());
+        ok.then(|| Self(raw.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AgreementId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why an agreement request was made, as `CreateAgreementRequest` records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Intent {
+    New,
+    Amend,
+    Replace,
+    Renew,
+}
+
+impl Intent {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.to_ascii_uppercase().as_str() {
+            "NEW" => Some(Self::New),
+            "AMEND" => Some(Self::Amend),
+            "REPLACE" => Some(Self::Replace),
+            "RENEW" => Some(Self::Renew),
+            _ => None,
+        }
+    }
+}
+
+/// What kind of change an activity is. Unknown event names are kept as they are
+/// ([`ActivityKind::Other`]): a new Marketplace API must show up, never vanish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "name")]
+pub enum ActivityKind {
+    /// `AcceptAgreementRequest` for a new agreement (or one whose intent we don't know).
+    Purchase,
+    /// `AcceptAgreementRequest` whose request was an amendment (units, auto-renew…).
+    Amendment,
+    /// `AcceptAgreementRequest` whose request replaced an agreement (agreement-based offer).
+    Replacement,
+    /// `AcceptAgreementRequest` whose request renewed an agreement.
+    Renewal,
+    /// `CancelAgreement`.
+    Cancellation,
+    /// `CancelAgreementRequest`: someone withdrew a pending request.
+    RequestWithdrawn,
+    /// `CreateAgreementRequest`: the first half of a purchase or change.
+    RequestCreated,
+    /// `AcceptAgreementApprovalRequest`.
+    ApprovalAccepted,
+    /// `RejectAgreementApprovalRequest`.
+    ApprovalRejected,
+    /// `UpdateAgreementApprovalRequest`.
+    ApprovalUpdated,
+    /// Read-only calls (`DescribeAgreement`, `GetAgreementTerms`, `SearchAgreements`…).
+    Read(String),
+    /// Any other event name, shown as it is.
+    Other(String),
+}
+
+impl ActivityKind {
+    /// The kind for a CloudTrail `eventName` (an `AcceptAgreementRequest` starts as a purchase
+    /// and is refined with [`ActivityKind::for_intent`] when its request's intent is known).
+    pub fn from_event_name(name: &str, read_only: bool) -> Self {
+        match name {
+            "AcceptAgreementRequest" => Self::Purchase,
+            "CancelAgreement" => Self::Cancellation,
+            "CancelAgreementRequest" => Self::RequestWithdrawn,
+            "CreateAgreementRequest" => Self::RequestCreated,
+            "AcceptAgreementApprovalRequest" => Self::ApprovalAccepted,
+            "RejectAgreementApprovalRequest" => Self::ApprovalRejected,
+            "UpdateAgreementApprovalRequest" => Self::ApprovalUpdated,
+            other if read_only || is_read_name(other) => Self::Read(other.to_owned()),
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// What an accepted request with this intent amounts to.
+    pub fn for_intent(intent: Intent) -> Self {
+        match intent {
+            Intent::New => Self::Purchase,
+            Intent::Amend => Self::Amendment,
+            Intent::Replace => Self::Replacement,
+            Intent::Renew => Self::Renewal,
+        }
+    }
+
+    /// A purchase in the wide sense: anything that starts or changes what the company pays for.
+    pub fn is_purchase(&self) -> bool {
+        matches!(
+            self,
+            Self::Purchase | Self::Amendment | Self::Replacement | Self::Renewal
+        )
+    }
+
+    pub fn is_cancellation(&self) -> bool {
+        matches!(self, Self::Cancellation)
+    }
+
+    /// A short human label: "Purchase", "Cancellation", or the raw event name for others.
+    pub fn label(&self) -> &str {
+        match self {
+            Self::Purchase => "Purchase",
+            Self::Amendment => "Amendment",
+            Self::Replacement => "Replacement",
+            Self::Renewal => "Renewal",
+            Self::Cancellation => "Cancellation",
+            Self::RequestWithdrawn => "Agreement request withdrawn",
+            Self::RequestCreated => "Agreement request created",
+            Self::ApprovalAccepted => "Approval request accepted",
+            Self::ApprovalRejected => "Approval request rejected",
+            Self::ApprovalUpdated => "Approval request updated",
+            Self::Read(name) | Self::Other(name) => name,
+        }
+    }
+}
+
+fn is_read_name(name: &str) -> bool {
+    ["Describe", "Get", "List", "Search"]
+        .iter()
+        .any(|p| name.starts_with(p))
+}
+
+/// Whether the call succeeded. A failed `AcceptAgreementRequest` is not a purchase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    Succeeded,
+    Failed {
+        code: String,
+        message: Option<String>,
+    },
+}
+
+impl Outcome {
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Self::Failed { .. })
+    }
+}
+
+/// Who made the call, derived from `userIdentity.arn`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Actor {
+    User {
+        name: String,
+    },
+    Role {
+        role: String,
+        session: String,
+    },
+    Root,
+    /// A principal we don't break down (federated user, service…): its ARN or identity type.
+    Other {
+        description: String,
+    },
+}
+
+impl Actor {
+    /// Reads an IAM or STS ARN: `…:user/PATH/NAME`, `…:assumed-role/ROLE/SESSION`, `…:root`.
+    pub fn from_arn(arn: &str) -> Self {
+        let resource = arn.splitn(6, ':').nth(5).unwrap_or("");
+        if resource == "root" {
+            return Self::Root;
+        }
+        if let Some(rest) = resource.strip_prefix("assumed-role/") {
+            if let Some((role, session)) = rest.rsplit_once('/') {
+                let role = role.rsplit('/').next().unwrap_or(role);
+                return Self::Role {
+                    role: role.to_owned(),
+                    session: session.to_owned(),
+                };
+            }
+        }
+        if let Some(rest) = resource.strip_prefix("user/") {
+            let name = rest.rsplit('/').next().unwrap_or(rest);
+            if !name.is_empty() {
+                return Self::User {
+                    name: name.to_owned(),
+                };
+            }
+        }
+        Self::Other {
+            description: if arn.is_empty() {
+                "unknown".to_owned()
+            } else {
+                arn.to_owned()
+            },
+        }
+    }
+
+    /// The name a person recognises: the user, or the role session.
+    pub fn display_name(&self) -> &str {
+        match self {
+            Self::User { name } => name,
+            Self::Role { session, .. } => session,
+            Self::Root => "root",
+            Self::Other { description } => description,
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::User { name } => write!(f, "{name} (IAM user)"),
+            Self::Role { role, session } => write!(f, "{session} (role {role})"),
+            Self::Root => f.write_str("root user"),
+            Self::Other { description } => f.write_str(description),
+        }
+    }
+}
+
+/// One agreement activity, parsed from a CloudTrail record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Activity {
+    pub event_id: String,
+    pub event_name: String,
+    #[serde(flatten)]
+    pub kind: ActivityKind,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub agreement_id: Option<AgreementId>,
+    pub agreement_request_id: Option<String>,
+    /// `CreateAgreementRequest`'s intent, when the record carries one.
+    pub intent: Option<Intent>,
+    pub actor: Actor,
+    pub account_id: Option<String>,
+    pub region: String,
+    pub time: DateTime<Utc>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actor_from_arn_table() {
+        let cases = [
+            (
+                "arn:aws:iam::111122223333:user/alice@example.com",
+                Actor::User {
+                    name: "alice@example.com".into(),
+                },
+            ),
+            (
+                "arn:aws:iam::111122223333:user/division/team/dave",
+                Actor::User {
+                    name: "dave".into(),
+                },
+            ),
+            (
+                "arn:aws:sts::111122223333:assumed-role/ProcurementAdmin/bob",
+                Actor::Role {
+                    role: "ProcurementAdmin".into(),
+                    session: "bob".into(),
+                },
+            ),
+            ("arn:aws:iam::111122223333:root", Actor::Root),
+            (
+                "arn:aws:sts::111122223333:federated-user/eve",
+                Actor::Other {
+                    description: "arn:aws:sts::111122223333:federated-user/eve".into(),
+                },
+            ),
+            (
+                "",
+                Actor::Other {
+                    description: "unknown".into(),
+                },
+            ),
+            (
+                "arn:aws:iam::1:user/",
+                Actor::Other {
+                    description: "arn:aws:iam::1:user/".into(),
+                },
+            ),
+        ];
+        for (arn, want) in cases {
+            assert_eq!(Actor::from_arn(arn), want, "arn {arn:?}");
+        }
+    }
+
+    #[test]
+    fn agreement_id_parse() {
+        assert!(AgreementId::parse("agmt-cx71281flrkxyks8eurk5nlyk").is_some());
+        assert_eq!(AgreementId::parse("agmt-ABC").unwrap().as_str(), "agmt-abc");
+        for bad in ["agmt-", "agmt", "ar-123", "agmt-a;b", "agmt-<x>", ""] {
+            assert!(AgreementId::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn event_names_map_to_kinds_and_unknowns_are_kept() {
+        assert_eq!(
+            ActivityKind::from_event_name("AcceptAgreementRequest", false),
+            ActivityKind::Purchase
+        );
+        assert_eq!(
+            ActivityKind::from_event_name("CancelAgreement", false),
+            ActivityKind::Cancellation
+        );
+        assert_eq!(
+            ActivityKind::from_event_name("DescribeAgreement", true),
+            ActivityKind::Read("DescribeAgreement".into())
+        );
+        assert_eq!(
+            ActivityKind::from_event_name("TransferAgreement", false),
+            ActivityKind::Other("TransferAgreement".into())
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! marketplace-activity: AWS Marketplace procurement activity in Slack.
+//!
+//! # Layout
+//! - [`domain`]: what happened ([`domain::Activity`]), what was asked ([`domain::Command`]),
+//!   and when ([`domain::TimeWindow`]). No HTTP, no SDK.
+//! - [`aws`]: where activity comes from: CloudTrail LookupEvents (paced, paginated, across
+//!   regions), CloudTrail records, and saved trail log files.
+//! - [`slack`]: what Slack sends and sees: signature checks, the slash command route,
+//!   Block Kit rendering, `response_url` delivery, allow-lists.
+//! - [`report`]: one report, built from a lookup; rendered for Slack or a terminal.
+//! - [`startup`]: the HTTP application (router, state, graceful shutdown), shared by
+//!   `serve`, `demo` and the tests.
+//! - [`config`]: flags and environment, parsed once into typed settings.
+//! - [`serve`], [`query`], [`demo`]: the subcommands.
+
+pub mod aws;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod query;
+pub mod report;
+pub mod serve;
+pub mod slack;
+pub mod startup;
+pub mod telemetry;

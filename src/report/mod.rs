@@ -1,0 +1,238 @@
+//! A report: the activities in a window that match a filter, with counts and caveats.
+//! Built once from a lookup, then rendered for Slack ([`crate::slack::render`]) or a terminal
+//! ([`format`]).
+
+pub mod format;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::aws::{Fetched, LookupError};
+use crate::domain::{Activity, ActivityKind, Filter, Intent, TimeWindow};
+
+/// How many of each kind a report holds. Failed attempts count only as failed.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub purchases: usize,
+    pub changes: usize,
+    pub cancellations: usize,
+    pub failed: usize,
+    pub other: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub window: TimeWindow,
+    #[serde(skip)]
+    pub filter: Filter,
+    /// Matching activities, newest first. Read-only calls are not included.
+    pub activities: Vec<Activity>,
+    pub counts: Counts,
+    /// Read-only calls (DescribeAgreement…) in the window, left out of the list.
+    pub reads_hidden: usize,
+    /// Records that could not be parsed.
+    pub skipped: usize,
+    #[serde(serialize_with = "serialize_failures")]
+    pub failures: Vec<(String, LookupError)>,
+    /// Set when every source failed: there is nothing to show but the error.
+    #[serde(skip)]
+    pub nothing_answered: bool,
+}
+
+fn serialize_failures<S: serde::Serializer>(
+    failures: &[(String, LookupError)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(
+        failures
+            .iter()
+            .map(|(region, e)| serde_json::json!({ "region": region, "error": e.user_message() })),
+    )
+}
+
+impl Report {
+    pub fn build(mut fetched: Fetched, filter: Filter, window: TimeWindow, sources: usize) -> Self {
+        refine_accept_kinds(&mut fetched.activities);
+        let nothing_answered = !fetched.failures.is_empty() && fetched.failures.len() >= sources;
+        let mut reads_hidden = 0;
+        let mut counts = Counts::default();
+        let activities: Vec<Activity> = fetched
+            .activities
+            .into_iter()
+            .filter(|a| {
+                let read = matches!(a.kind, ActivityKind::Read(_));
+                reads_hidden += usize::from(read);
+                !read && filter.matches(a)
+            })
+            .collect();
+        for a in &activities {
+            let slot = match &a.kind {
+                _ if a.outcome.is_failed() => &mut counts.failed,
+                ActivityKind::Purchase => &mut counts.purchases,
+                k if k.is_purchase() => &mut counts.changes,
+                ActivityKind::Cancellation => &mut counts.cancellations,
+                _ => &mut counts.other,
+            };
+            *slot += 1;
+        }
+        Self {
+            window,
+            filter,
+            activities,
+            counts,
+            reads_hidden,
+            skipped: fetched.skipped,
+            failures: fetched.failures,
+            nothing_answered,
+        }
+    }
+}
+
+impl Counts {
+    /// "2 purchases", "1 cancellation"… for the kinds present, in a fixed order.
+    pub fn parts(&self) -> Vec<String> {
+        [
+            (self.purchases, "purchase", "purchases"),
+            (self.changes, "change", "changes"),
+            (self.cancellations, "cancellation", "cancellations"),
+            (self.failed, "failed attempt", "failed attempts"),
+            (self.other, "other event", "other events"),
+        ]
+        .into_iter()
+        .filter(|(n, ..)| *n > 0)
+        .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect()
+    }
+}
+
+impl Report {
+    /// "Marketplace activity, last 7 days" or "Marketplace purchases, last 30 days".
+    pub fn title(&self) -> String {
+        match self.filter.describe() {
+            None => format!("Marketplace activity, {}", self.window.label),
+            Some(f) => format!("Marketplace activity, {} ({f})", self.window.label),
+        }
+    }
+
+    /// One line: the title and the counts, or that nothing happened.
+    pub fn summary(&self) -> String {
+        let parts = self.counts.parts();
+        if parts.is_empty() {
+            format!(
+                "No Marketplace agreement activity {}.",
+                self.window_phrase()
+            )
+        } else {
+            format!("{}: {}.", self.title(), parts.join(", "))
+        }
+    }
+
+    /// "in the last 7 days", "since 2026-11-01".
+    pub fn window_phrase(&self) -> String {
+        let label = &self.window.label;
+        let filter = self
+            .filter
+            .describe()
+            .map(|f| format!(" ({f})"))
+            .unwrap_or_default();
+        if label.starts_with("last") {
+            format!("in the {label}{filter}")
+        } else if label.starts_with("since") || label.starts_with("on") {
+            format!("{label}{filter}")
+        } else {
+            format!("from {label}{filter}")
+        }
+    }
+}
+
+/// What happened, in words: "Purchase", "Failed purchase attempt (AccessDeniedException)".
+pub fn headline(activity: &Activity) -> String {
+    match &activity.outcome {
+        crate::domain::Outcome::Succeeded => activity.kind.label().to_owned(),
+        crate::domain::Outcome::Failed { code, .. } => {
+            let what = match &activity.kind {
+                k if k.is_purchase() => "purchase attempt".to_owned(),
+                ActivityKind::Cancellation => "cancellation attempt".to_owned(),
+                k => k.label().to_owned(),
+            };
+            format!("Failed {what} ({code})")
+        }
+    }
+}
+
+/// An `AcceptAgreementRequest` record doesn't say whether it bought something new or changed
+/// an existing agreement; the `CreateAgreementRequest` for the same request id does. When both
+/// are in the window, the accept takes the request's intent.
+fn refine_accept_kinds(activities: &mut [Activity]) {
+    let intents: HashMap<String, Intent> = activities
+        .iter()
+        .filter(|a| a.kind == ActivityKind::RequestCreated)
+        .filter_map(|a| Some((a.agreement_request_id.clone()?, a.intent?)))
+        .collect();
+    if intents.is_empty() {
+        return;
+    }
+    for a in activities
+        .iter_mut()
+        .filter(|a| a.kind == ActivityKind::Purchase)
+    {
+        if let Some(intent) = a
+            .agreement_request_id
+            .as_ref()
+            .and_then(|id| intents.get(id))
+        {
+            a.intent = Some(*intent);
+            a.kind = ActivityKind::for_intent(*intent);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::record::parse_record;
+    use crate::domain::WindowSpec;
+
+    fn record(name: &str, ar: &str, extra: &str) -> Activity {
+        let json = format!(
+            r#"{{"eventName":"{name}","eventSource":"agreement-marketplace.amazonaws.com","eventTime":"2026-11-02T15:40:00Z",
+            "eventID":"{name}-{ar}","requestParameters":{{"agreementRequestId":"{ar}"{extra}}}}}"#
+        );
+        parse_record(&json).unwrap().unwrap()
+    }
+
+    #[test]
+    fn accept_takes_the_intent_of_its_request_and_counts_follow() {
+        let fetched = Fetched {
+            activities: vec![
+                record("AcceptAgreementRequest", "ar-1", ""),
+                record("CreateAgreementRequest", "ar-1", r#","intent":"AMEND""#),
+                record("AcceptAgreementRequest", "ar-2", ""),
+                record("DescribeAgreement", "ar-2", ""),
+            ],
+            ..Fetched::default()
+        };
+        let window = WindowSpec::LastDays(7).resolve(chrono::Utc::now()).unwrap();
+        let report = Report::build(fetched, Filter::All, window, 1);
+        let kinds: Vec<_> = report.activities.iter().map(|a| a.kind.clone()).collect();
+        assert_eq!(
+            kinds,
+            [
+                ActivityKind::Amendment,
+                ActivityKind::RequestCreated,
+                ActivityKind::Purchase
+            ]
+        );
+        assert_eq!(
+            report.counts,
+            Counts {
+                purchases: 1,
+                changes: 1,
+                other: 1,
+                ..Counts::default()
+            }
+        );
+        assert_eq!(report.reads_hidden, 1);
+    }
+}

@@ -159,12 +159,16 @@ fn print_try_more(url: &str, console_url: &str) {
     println!("\nTry more (each curl signs its request like Slack does; needs openssl):");
     for text in [
         "90d purchases",
-        "cancellations",
-        "agmt-demo0000000000000000002",
+        "agmt-demo0000000000000000002 share",
         "help",
         "last week",
     ] {
-        let body = form_body(text, console_url);
+        let body = serde_urlencoded::to_string([
+            ("user_id", "U0DEMO"),
+            ("text", text),
+            ("response_url", console_url),
+        ])
+        .expect("string pairs always encode");
         println!(
             "  body='{body}'; ts=$(date +%s); sig=\"v0=$(printf 'v0:%s:%s' \"$ts\" \"$body\" | openssl dgst -sha256 -hmac {DEMO_SECRET} -r | cut -d' ' -f1)\"; \
 curl -s {url} -H \"X-Slack-Request-Timestamp: $ts\" -H \"X-Slack-Signature: $sig\" --data \"$body\"; echo"

@@ -7,7 +7,11 @@ use marketplace_activity::{demo, query, serve, telemetry};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log.log_format);
+    let default_level = match cli.command {
+        Some(Cmd::Demo(_)) | Some(Cmd::Query(_)) => "warn",
+        _ => "info",
+    };
+    telemetry::init(cli.log.log_format, default_level);
     let result = match cli.command {
         None => serve::run(cli.serve).await,
         Some(Cmd::Serve(args)) => serve::run(args).await,

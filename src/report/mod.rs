@@ -62,8 +62,9 @@ impl Report {
             .into_iter()
             .filter(|a| {
                 let read = matches!(a.kind, ActivityKind::Read(_));
-                reads_hidden += usize::from(read);
-                !read && filter.matches(a)
+                let wanted = filter.matches(a);
+                reads_hidden += usize::from(read && wanted);
+                !read && wanted
             })
             .collect();
         for a in &activities {

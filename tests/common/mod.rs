@@ -1,0 +1,207 @@
+//! Shared test helpers: start the real application on port 0 against fakes on loopback.
+#![allow(dead_code)]
+
+pub mod fake_cloudtrail;
+pub mod fake_slack;
+
+use std::time::Duration;
+
+use aws_config::Region;
+use aws_sdk_cloudtrail::config::Credentials;
+use marketplace_activity::aws::{sdk_config_loader, ActivitySource, CloudTrail};
+use marketplace_activity::config::ServeSettings;
+use marketplace_activity::slack::access::AccessPolicy;
+use marketplace_activity::slack::signature::{sign, SigningSecrets};
+use marketplace_activity::startup::Application;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub use fake_cloudtrail::FakeCloudTrail;
+pub use fake_slack::FakeSlack;
+
+pub const SECRET: &str = "test-signing-secret";
+
+pub fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        marketplace_activity::telemetry::init(
+            marketplace_activity::config::LogFormat::Pretty,
+            "debug",
+        );
+    }
+}
+
+/// An SDK configuration that only ever talks to `endpoint`, with dummy credentials.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    sdk_config_loader()
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .load()
+        .await
+}
+
+pub struct Options {
+    pub regions: Vec<String>,
+    pub access: AccessPolicy,
+    pub query_timeout: Duration,
+    pub drain_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            regions: vec!["us-east-1".into()],
+            access: AccessPolicy::default(),
+            query_timeout: Duration::from_secs(60),
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub cloudtrail: FakeCloudTrail,
+    pub slack: FakeSlack,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    pub server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+pub async fn spawn_app(options: Options) -> TestApp {
+    init_logs();
+    let cloudtrail = FakeCloudTrail::start().await;
+    let slack = FakeSlack::start().await;
+    let sdk = sdk_config(&cloudtrail.url).await;
+    let settings = ServeSettings {
+        listen_addr: "127.0.0.1:0".parse().unwrap(),
+        signing_secrets: SigningSecrets::parse(SECRET).unwrap(),
+        regions: options.regions.clone(),
+        access: options.access,
+        query_timeout: options.query_timeout,
+        drain_timeout: options.drain_timeout,
+    };
+    let source = ActivitySource::CloudTrail(CloudTrail::new(&sdk, &options.regions));
+    let app = Application::build(settings, source).await.unwrap();
+    let url = format!("http://{}", app.local_addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        url,
+        cloudtrail,
+        slack,
+        http: reqwest::Client::new(),
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+/// A slash command form as Slack sends it.
+pub fn command_form(text: &str, response_url: &str, user: &str) -> String {
+    serde_urlencoded::to_string([
+        ("token", "deprecated"),
+        ("team_id", "T0001"),
+        ("team_domain", "acme"),
+        ("channel_id", "C0001"),
+        ("channel_name", "procurement"),
+        ("user_id", user),
+        ("user_name", "someone"),
+        ("command", "/marketplace-activity"),
+        ("text", text),
+        ("response_url", response_url),
+        ("trigger_id", "1.2.3"),
+        ("api_app_id", "A0001"),
+    ])
+    .unwrap()
+}
+
+impl TestApp {
+    /// Sends `text` as user U0001, signed; returns the status and the acknowledgement body.
+    pub async fn command(&self, text: &str) -> (u16, Value) {
+        self.command_as(text, "U0001", "cmd").await
+    }
+
+    pub async fn command_as(&self, text: &str, user: &str, id: &str) -> (u16, Value) {
+        let body = command_form(text, &self.slack.response_url(id), user);
+        let resp = self
+            .post_signed(&body, chrono::Utc::now().timestamp())
+            .await;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn post_signed(&self, body: &str, ts: i64) -> reqwest::Response {
+        self.http
+            .post(format!("{}/slack/commands", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", sign(SECRET, ts, body.as_bytes()))
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Waits for the one answer to the command sent with id `cmd`.
+    pub async fn answer(&self) -> Value {
+        let got = self.slack.wait_for(1, Duration::from_secs(30)).await;
+        assert_eq!(got.len(), 1, "exactly one answer: {got:?}");
+        got[0].1.clone()
+    }
+
+    /// Stops accepting and waits for the app to drain, as SIGTERM would.
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// Every mrkdwn and plain text in a message, joined, for assertions on what a person reads.
+pub fn visible_text(message: &Value) -> String {
+    let mut out = Vec::new();
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(t)) = map.get("text") {
+                    out.push(t.clone());
+                }
+                for (k, child) in map {
+                    if k != "text" || !child.is_string() {
+                        walk(child, out);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    if let Some(blocks) = message.get("blocks") {
+        walk(blocks, &mut out);
+    } else {
+        walk(message, &mut out);
+    }
+    out.join("\n")
+}
+
+pub fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// A purchase record at `time` with a unique id, for building many events.
+pub fn purchase_at(time: chrono::DateTime<chrono::Utc>, n: usize) -> Value {
+    let mut r = fixture("cloudtrail-accept-agreement-request.json");
+    r["eventTime"] = Value::String(time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    r["eventID"] = Value::String(format!("evt-{n:05}"));
+    r["responseElements"]["agreementId"] = Value::String(format!("agmt-test{n:05}"));
+    r
+}

@@ -95,7 +95,7 @@ impl FakeCloudTrail {
         });
         self.with_region(region, |r| {
             r.events.push((time, event));
-            r.events.sort_by(|a, b| b.0.cmp(&a.0));
+            r.events.sort_by_key(|e| std::cmp::Reverse(e.0));
         });
     }
 

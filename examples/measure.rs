@@ -126,7 +126,12 @@ async fn fetch_1000() {
         .output()
         .expect("release binary");
     let elapsed = started.elapsed();
-    let rows = out.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() - 1;
+    let rows = out
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count()
+        - 1;
     let calls = ct.calls();
     println!(
         "fetching {rows} events with `query 7d`: {:.2} s wall, {} LookupEvents calls ({} throttled); floor: 20 calls, ~9.5 s at 2/s",

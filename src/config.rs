@@ -9,9 +9,13 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::notify::deliver::Routes;
+use crate::notify::routes::ApiKeys;
+use crate::notify::sns::CertUrlRule;
 use crate::report::format::Format;
 use crate::slack::access::AccessPolicy;
 use crate::slack::signature::SigningSecrets;
+use crate::slack::web_api::BotToken;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,6 +34,8 @@ pub struct Cli {
     pub log: LogArgs,
 }
 
+// `serve`'s arguments are big next to the others; this is parsed once, so size doesn't matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Serve the Slack endpoints (the default).
@@ -97,6 +103,59 @@ pub struct ServeArgs {
     /// On shutdown, how long to wait for answers still being prepared, in seconds.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 20)]
     pub shutdown_timeout_secs: u64,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+}
+
+/// Channel notifications: EventBridge (or SNS) → Slack.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NotifyArgs {
+    /// API key(s) EventBridge's connection sends, comma-separated to rotate. Unset: `POST /events`
+    /// is not served.
+    #[arg(long, env = "EVENTS_API_KEY", hide_env_values = true)]
+    pub events_api_key: Option<String>,
+    /// The header carrying the API key.
+    #[arg(long, env = "EVENTS_API_KEY_HEADER", default_value = "x-api-key")]
+    pub events_api_key_header: String,
+    /// SNS topic ARNs whose messages `POST /events/sns` accepts, comma-separated. Unset: the
+    /// route is not served.
+    #[arg(long, env = "SNS_TOPIC_ARNS", value_delimiter = ',')]
+    pub sns_topic_arns: Vec<String>,
+    /// Bot User OAuth Token (xoxb-…), for posting notifications.
+    #[arg(long, env = "SLACK_BOT_TOKEN", hide_env_values = true)]
+    pub slack_bot_token: Option<String>,
+    /// Channel ID notifications go to.
+    #[arg(long, env = "SLACK_CHANNEL")]
+    pub slack_channel: Option<String>,
+    /// Channel ID for purchases and changes, if not SLACK_CHANNEL.
+    #[arg(long, env = "SLACK_CHANNEL_PURCHASES")]
+    pub slack_channel_purchases: Option<String>,
+    /// Channel ID for cancellations, if not SLACK_CHANNEL.
+    #[arg(long, env = "SLACK_CHANNEL_CANCELLATIONS")]
+    pub slack_channel_cancellations: Option<String>,
+    /// Who to ping on cancellations, e.g. `<!here>` or `<!subteam^S0123>`.
+    #[arg(long, env = "SLACK_MENTION_CANCELLATIONS")]
+    pub slack_mention_cancellations: Option<String>,
+    /// Slack Web API base URL.
+    #[arg(long, env = "SLACK_API_URL", default_value = "https://slack.com/api")]
+    pub slack_api_url: String,
+    /// Directory for the notifier's state (threads, de-duplication). Unset or not writable:
+    /// kept in memory, lost on restart.
+    #[arg(long, env = "STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// What the notifier runs with.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    pub events_keys: Option<ApiKeys>,
+    pub sns_topic_arns: Vec<String>,
+    /// Which certificate URLs SNS messages may name. Always Amazon's SNS hosts outside tests.
+    pub sns_cert_rule: CertUrlRule,
+    pub token: BotToken,
+    pub api_url: String,
+    pub routes: Routes,
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +199,14 @@ pub enum ConfigError {
         "QUERY_TIMEOUT_SECS must be between 5 and 1500 (response_url expires after 30 minutes)"
     )]
     BadQueryTimeout,
+    #[error("SLACK_BOT_TOKEN is required when EVENTS_API_KEY or SNS_TOPIC_ARNS is set: use the app's Bot User OAuth Token (xoxb-…)")]
+    MissingBotToken,
+    #[error("SLACK_CHANNEL is required when EVENTS_API_KEY or SNS_TOPIC_ARNS is set: use a channel ID like C0123ABCD")]
+    MissingChannel,
+    #[error("EVENTS_API_KEY_HEADER `{0}` is not a valid header name")]
+    BadHeaderName(String),
+    #[error("SLACK_API_URL `{0}` is not an http(s) URL")]
+    BadSlackApiUrl(String),
 }
 
 /// What `serve` runs with.
@@ -151,6 +218,8 @@ pub struct ServeSettings {
     pub access: AccessPolicy,
     pub query_timeout: Duration,
     pub drain_timeout: Duration,
+    /// Channel notifications, when EVENTS_API_KEY or SNS_TOPIC_ARNS is set.
+    pub notify: Option<NotifySettings>,
 }
 
 impl RegionArgs {
@@ -201,7 +270,53 @@ impl ServeArgs {
             ),
             query_timeout: Duration::from_secs(self.query_timeout_secs),
             drain_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            notify: self.notify.settings()?,
         })
+    }
+}
+
+impl NotifyArgs {
+    pub fn settings(&self) -> Result<Option<NotifySettings>, ConfigError> {
+        let events_keys = ApiKeys::parse(
+            self.events_api_key.as_deref().unwrap_or(""),
+            &self.events_api_key_header,
+        )
+        .map_err(|_| ConfigError::BadHeaderName(self.events_api_key_header.clone()))?;
+        let sns_topic_arns: Vec<String> = self
+            .sns_topic_arns
+            .iter()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if events_keys.is_none() && sns_topic_arns.is_empty() {
+            return Ok(None);
+        }
+        let nonempty = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let token = nonempty(&self.slack_bot_token).ok_or(ConfigError::MissingBotToken)?;
+        let default_channel = nonempty(&self.slack_channel).ok_or(ConfigError::MissingChannel)?;
+        let api_url = self.slack_api_url.trim().to_owned();
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            return Err(ConfigError::BadSlackApiUrl(api_url));
+        }
+        Ok(Some(NotifySettings {
+            events_keys,
+            sns_topic_arns,
+            sns_cert_rule: CertUrlRule::AmazonSns,
+            token: BotToken::new(&token),
+            api_url,
+            routes: Routes {
+                default_channel,
+                purchases: nonempty(&self.slack_channel_purchases),
+                cancellations: nonempty(&self.slack_channel_cancellations),
+                cancellation_mention: nonempty(&self.slack_mention_cancellations),
+            },
+            state_dir: self.state_dir.clone(),
+        }))
     }
 }
 

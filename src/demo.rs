@@ -115,6 +115,7 @@ impl ServeArgs {
             allowed_user_ids: vec![],
             query_timeout_secs: 30,
             shutdown_timeout_secs: 5,
+            notify: crate::config::NotifyArgs::default(),
         }
     }
 }

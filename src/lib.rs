@@ -7,9 +7,12 @@
 //!   regions), CloudTrail records, and saved trail log files.
 //! - [`slack`]: what Slack sends and sees: signature checks, the slash command route,
 //!   Block Kit rendering, `response_url` delivery, allow-lists.
+//! - [`notify`]: channel notifications: EventBridge (or SNS) events to Slack messages, one per
+//!   change, threaded per agreement, never twice, never lost.
 //! - [`report`]: one report, built from a lookup; rendered for Slack or a terminal.
 //! - [`startup`]: the HTTP application (router, state, graceful shutdown), shared by
 //!   `serve`, `demo` and the tests.
+//! - [`pacer`]: spacing calls under an API's rate limit (CloudTrail, Slack).
 //! - [`config`]: flags and environment, parsed once into typed settings.
 //! - [`serve`], [`query`], [`demo`]: the subcommands.
 
@@ -17,6 +20,8 @@ pub mod aws;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod notify;
+pub mod pacer;
 pub mod query;
 pub mod report;
 pub mod serve;

@@ -16,9 +16,15 @@ use tower_http::trace::TraceLayer;
 
 use crate::aws::ActivitySource;
 use crate::config::ServeSettings;
+use crate::notify;
+use crate::notify::deliver::Notifier;
+use crate::notify::routes::ApiKeys;
+use crate::notify::sns::SnsVerifier;
+use crate::notify::store::Store;
 use crate::slack::access::AccessPolicy;
 use crate::slack::commands;
 use crate::slack::signature::SigningSecrets;
+use crate::slack::web_api::SlackApi;
 
 /// Everything a handler needs, built once at start-up. Cheap to clone.
 #[derive(Clone)]
@@ -31,6 +37,10 @@ pub struct AppState {
     /// Background answers; closed and drained on shutdown.
     pub tasks: TaskTracker,
     pub query_timeout: Duration,
+    /// Channel notifications; `None` when neither EVENTS_API_KEY nor SNS_TOPIC_ARNS is set.
+    pub notifier: Option<Arc<Notifier>>,
+    pub events_keys: Option<ApiKeys>,
+    pub sns: Option<Arc<SnsVerifier>>,
 }
 
 /// The bound, not yet running, application.
@@ -51,6 +61,34 @@ impl Application {
             .user_agent(concat!("marketplace-activity/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(std::io::Error::other)?;
+        let (notifier, events_keys, sns) = match settings.notify {
+            Some(notify) => {
+                let store = open_store(notify.state_dir.as_deref()).await;
+                let api = SlackApi::new(http.clone(), &notify.api_url, notify.token);
+                let notifier = Arc::new(Notifier::new(api, notify.routes, store));
+                let sns = (!notify.sns_topic_arns.is_empty()).then(|| {
+                    Arc::new(SnsVerifier::new(
+                        http.clone(),
+                        notify.sns_topic_arns,
+                        notify.sns_cert_rule,
+                    ))
+                });
+                match &notify.events_keys {
+                    Some(keys) => {
+                        tracing::info!(header = %keys.header(), "POST /events is served (EventBridge API destination)")
+                    }
+                    None => tracing::info!("EVENTS_API_KEY is not set: POST /events is not served"),
+                }
+                if sns.is_none() {
+                    tracing::info!("SNS_TOPIC_ARNS is not set: POST /events/sns is not served");
+                }
+                (Some(notifier), notify.events_keys, sns)
+            }
+            None => {
+                tracing::info!("EVENTS_API_KEY and SNS_TOPIC_ARNS are not set: channel notifications are off (POST /events is not served)");
+                (None, None, None)
+            }
+        };
         let state = AppState {
             signing: settings.signing_secrets,
             access: Arc::new(settings.access),
@@ -58,6 +96,9 @@ impl Application {
             http,
             tasks: tasks.clone(),
             query_timeout: settings.query_timeout,
+            notifier,
+            events_keys,
+            sns,
         };
         Ok(Self {
             listener,
@@ -96,14 +137,57 @@ impl Application {
     }
 }
 
+/// The notifier's store: on disk under `STATE_DIR` when it can be, else in memory (said once
+/// at start-up, since threads and de-duplication then don't survive a restart).
+async fn open_store(state_dir: Option<&std::path::Path>) -> Store {
+    let store = match state_dir {
+        None => {
+            tracing::warn!("STATE_DIR is not set: threads and de-duplication are kept in memory and lost on restart");
+            return Store::memory();
+        }
+        Some(dir) => match Store::open(dir) {
+            Ok(store) => store,
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "STATE_DIR is not usable: threads and de-duplication are kept in memory and lost on restart");
+                return Store::memory();
+            }
+        },
+    };
+    let cutoff = chrono::Utc::now().timestamp() - SEEN_KEPT_SECS;
+    match store.prune_seen(cutoff).await {
+        Ok(n) => tracing::info!(pruned = n, "state store ready"),
+        Err(e) => tracing::warn!(error = %e, "could not prune old delivery ids"),
+    }
+    store
+}
+
+/// Delivery ids are remembered a week: EventBridge retries for at most 24 hours.
+const SEEN_KEPT_SECS: i64 = 7 * 24 * 3600;
+
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let mut router = Router::new()
         .route(
             "/slack/commands",
             post(commands::handle).layer(DefaultBodyLimit::max(commands::MAX_BODY_BYTES)),
         )
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(|| async { "ok" }));
+    if state.events_keys.is_some() {
+        router = router.route(
+            "/events",
+            post(notify::routes::eventbridge)
+                .layer(DefaultBodyLimit::max(notify::routes::MAX_EVENT_BYTES)),
+        );
+    }
+    if state.sns.is_some() {
+        router = router.route(
+            "/events/sns",
+            // The SNS envelope wraps the event as an escaped string: allow for the growth.
+            post(notify::routes::sns)
+                .layer(DefaultBodyLimit::max(2 * notify::routes::MAX_EVENT_BYTES)),
+        );
+    }
+    router
         .with_state(state)
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

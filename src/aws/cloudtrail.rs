@@ -9,10 +9,10 @@ use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use aws_sdk_cloudtrail::Client;
 use tokio::task::JoinSet;
 
-use super::pacer::Pacer;
 use super::record::{parse_record, AGREEMENT_EVENT_SOURCE};
 use super::{Fetched, LookupError};
 use crate::domain::TimeWindow;
+use crate::pacer::Pacer;
 
 /// CloudTrail's documented limit is 2 LookupEvents per second per account and region; we
 /// leave 5% headroom so clock jitter between us and AWS doesn't turn into throttling.

@@ -4,11 +4,9 @@
 //! - [`record`]: one CloudTrail record (JSON) into an [`Activity`].
 //! - [`events_file`]: records saved to a file (trail logs from S3, saved LookupEvents output),
 //!   for `query --events-file` and the demo.
-//! - [`pacer`]: call spacing under a per-account, per-region rate limit.
 
 pub mod cloudtrail;
 pub mod events_file;
-pub mod pacer;
 pub mod record;
 
 use std::sync::Arc;

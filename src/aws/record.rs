@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::domain::{Activity, ActivityKind, Actor, AgreementId, Intent, Outcome};
+use crate::domain::{
+    Activity, ActivityKind, Actor, AgreementFacts, AgreementId, Intent, Origin, Outcome,
+};
 
 /// The event source of every agreement API call.
 pub const AGREEMENT_EVENT_SOURCE: &str = "agreement-marketplace.amazonaws.com";
@@ -138,6 +140,8 @@ fn from_raw(raw: RawRecord) -> Option<Activity> {
         time: raw.event_time,
         source_ip: raw.source_ip_address,
         user_agent: raw.user_agent,
+        origin: Origin::CloudTrail,
+        facts: AgreementFacts::default(),
     })
 }
 
@@ -169,6 +173,16 @@ mod tests {
         assert_eq!(a.region, "us-east-1");
         assert_eq!(a.time.to_rfc3339(), "2026-11-02T15:46:57+00:00");
         assert_eq!(a.event_id, "efed262e-da4d-4226-82a4-39dd37f5d92a");
+    }
+
+    #[test]
+    fn activities_round_trip_through_json_for_the_state_store() {
+        for json in [ACCEPT, CANCEL, DENIED] {
+            let a = parse_record(json).unwrap().unwrap();
+            let stored = serde_json::to_string(&a).unwrap();
+            let back: Activity = serde_json::from_str(&stored).unwrap();
+            assert_eq!(back, a);
+        }
     }
 
     #[test]

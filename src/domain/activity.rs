@@ -3,10 +3,10 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An AWS Marketplace agreement id (`agmt-…`). Parsed, so a filter or a record can't carry junk.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct AgreementId(String);
 
@@ -31,7 +31,7 @@ impl fmt::Display for AgreementId {
 }
 
 /// Why an agreement request was made, as `CreateAgreementRequest` records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Intent {
     New,
@@ -54,7 +54,7 @@ impl Intent {
 
 /// What kind of change an activity is. Unknown event names are kept as they are
 /// ([`ActivityKind::Other`]): a new Marketplace API must show up, never vanish.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "name")]
 pub enum ActivityKind {
     /// `AcceptAgreementRequest` for a new agreement (or one whose intent we don't know).
@@ -77,6 +77,18 @@ pub enum ActivityKind {
     ApprovalRejected,
     /// `UpdateAgreementApprovalRequest`.
     ApprovalUpdated,
+    /// Marketplace's "Purchase Agreement Ended" for a reason other than a cancellation
+    /// (EXPIRED, RENEWED, REPLACED): the status as sent.
+    Ended(String),
+    /// Marketplace's "Purchase Agreement Ending" warning, sent 180/120/90/60/30 days ahead.
+    Ending,
+    /// "Purchase Agreement Renewal Upcoming".
+    RenewalUpcoming,
+    /// "Purchase Agreement Renewal Terms Finalized".
+    RenewalTermsFinalized,
+    /// "Agreement Cancellation Request …": the stage (pending approval, approved, rejected,
+    /// cancelled).
+    CancellationRequest(String),
     /// Read-only calls (`DescribeAgreement`, `GetAgreementTerms`, `SearchAgreements`…).
     Read(String),
     /// Any other event name, shown as it is.
@@ -135,6 +147,11 @@ impl ActivityKind {
             Self::ApprovalAccepted => "Approval request accepted",
             Self::ApprovalRejected => "Approval request rejected",
             Self::ApprovalUpdated => "Approval request updated",
+            Self::Ended(_) => "Agreement ended",
+            Self::Ending => "Agreement ending soon",
+            Self::RenewalUpcoming => "Renewal upcoming",
+            Self::RenewalTermsFinalized => "Renewal terms finalized",
+            Self::CancellationRequest(_) => "Cancellation request",
             Self::Read(name) | Self::Other(name) => name,
         }
     }
@@ -147,7 +164,7 @@ fn is_read_name(name: &str) -> bool {
 }
 
 /// Whether the call succeeded. A failed `AcceptAgreementRequest` is not a purchase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum Outcome {
     Succeeded,
@@ -164,7 +181,7 @@ impl Outcome {
 }
 
 /// Who made the call, derived from `userIdentity.arn`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Actor {
     User {
@@ -175,6 +192,8 @@ pub enum Actor {
         session: String,
     },
     Root,
+    /// The event doesn't say (Marketplace's own events carry no caller).
+    Unknown,
     /// A principal we don't break down (federated user, service…): its ARN or identity type.
     Other {
         description: String,
@@ -220,6 +239,7 @@ impl Actor {
             Self::User { name } => name,
             Self::Role { session, .. } => session,
             Self::Root => "root",
+            Self::Unknown => "unknown",
             Self::Other { description } => description,
         }
     }
@@ -231,13 +251,62 @@ impl fmt::Display for Actor {
             Self::User { name } => write!(f, "{name} (IAM user)"),
             Self::Role { role, session } => write!(f, "{session} (role {role})"),
             Self::Root => f.write_str("root user"),
+            Self::Unknown => f.write_str("unknown"),
             Self::Other { description } => f.write_str(description),
         }
     }
 }
 
-/// One agreement activity, parsed from a CloudTrail record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Where an activity was learnt from: the two event families tell different things (the
+/// CloudTrail call knows who; Marketplace's own event knows the product and seller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    #[default]
+    CloudTrail,
+    MarketplaceEvent,
+}
+
+/// What is known about the agreement itself, beyond its id. Empty for CloudTrail records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgreementFacts {
+    pub product_id: Option<String>,
+    pub product_title: Option<String>,
+    pub offer_id: Option<String>,
+    pub offer_name: Option<String>,
+    pub seller_account: Option<String>,
+    pub seller_name: Option<String>,
+    pub status: Option<String>,
+    pub starts: Option<DateTime<Utc>>,
+    pub ends: Option<DateTime<Utc>>,
+}
+
+impl AgreementFacts {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// Fills what `self` doesn't know from `other`.
+    pub fn fill_from(&mut self, other: &AgreementFacts) {
+        fn fill<T: Clone>(mine: &mut Option<T>, theirs: &Option<T>) {
+            if mine.is_none() {
+                mine.clone_from(theirs);
+            }
+        }
+        fill(&mut self.product_id, &other.product_id);
+        fill(&mut self.product_title, &other.product_title);
+        fill(&mut self.offer_id, &other.offer_id);
+        fill(&mut self.offer_name, &other.offer_name);
+        fill(&mut self.seller_account, &other.seller_account);
+        fill(&mut self.seller_name, &other.seller_name);
+        fill(&mut self.status, &other.status);
+        fill(&mut self.starts, &other.starts);
+        fill(&mut self.ends, &other.ends);
+    }
+}
+
+/// One agreement activity, from a CloudTrail record or a Marketplace event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Activity {
     pub event_id: String,
     pub event_name: String,
@@ -255,6 +324,41 @@ pub struct Activity {
     pub time: DateTime<Utc>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    #[serde(default)]
+    pub origin: Origin,
+    #[serde(default, skip_serializing_if = "AgreementFacts::is_empty")]
+    pub facts: AgreementFacts,
+}
+
+impl Activity {
+    /// Combines the two reports of one change (a CloudTrail call and Marketplace's event) into
+    /// one: who and when from the call, product and seller from the event, and the more specific
+    /// kind (Marketplace's "Amended" beats a bare `AcceptAgreementRequest`).
+    pub fn merge(&mut self, other: &Activity) {
+        if self.actor == Actor::Unknown {
+            self.actor = other.actor.clone();
+        }
+        if self.origin == Origin::MarketplaceEvent && other.origin == Origin::CloudTrail {
+            self.time = other.time;
+            self.source_ip.clone_from(&other.source_ip);
+            self.user_agent.clone_from(&other.user_agent);
+            self.event_name.clone_from(&other.event_name);
+        }
+        if self.kind == ActivityKind::Purchase && other.kind.is_purchase() {
+            self.kind = other.kind.clone();
+        }
+        if self.agreement_request_id.is_none() {
+            self.agreement_request_id
+                .clone_from(&other.agreement_request_id);
+        }
+        if self.intent.is_none() {
+            self.intent = other.intent;
+        }
+        if self.account_id.is_none() {
+            self.account_id.clone_from(&other.account_id);
+        }
+        self.facts.fill_from(&other.facts);
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ mod activity;
 mod command;
 mod window;
 
-pub use activity::{Activity, ActivityKind, Actor, AgreementId, Intent, Outcome};
+pub use activity::{
+    Activity, ActivityKind, Actor, AgreementFacts, AgreementId, Intent, Origin, Outcome,
+};
 pub use command::{Command, CommandError, Filter, Query, USAGE};
 pub use window::{TimeWindow, WindowError, WindowSpec, CLOUDTRAIL_RETENTION_DAYS};

@@ -7,6 +7,7 @@
 //! - [`access`]: allow-lists of workspaces, channels and users.
 //! - [`render`]: reports and errors as messages; [`blocks`]: typed Block Kit within limits.
 //! - [`response_url`]: delivering the answer.
+//! - [`web_api`]: `chat.postMessage` / `chat.update` for channel notifications.
 
 pub mod access;
 pub mod blocks;
@@ -15,3 +16,4 @@ pub mod commands;
 pub mod render;
 pub mod response_url;
 pub mod signature;
+pub mod web_api;

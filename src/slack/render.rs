@@ -2,7 +2,7 @@
 //! share [`activity_line`], so both read as one product.
 
 use super::blocks::{date_token, escape, Block, Message, ResponseType, MAX_BLOCKS};
-use crate::domain::{Activity, ActivityKind, CommandError, TimeWindow, USAGE};
+use crate::domain::{Activity, ActivityKind, Actor, CommandError, Origin, TimeWindow, USAGE};
 use crate::report::{headline, Report};
 
 /// Where a person manages their subscriptions.
@@ -32,11 +32,14 @@ pub fn activity_line(a: &Activity) -> String {
         .as_deref()
         .map(|id| format!(" · account {}", escape(id)))
         .unwrap_or_default();
+    let who = match a.actor {
+        Actor::Unknown => String::new(),
+        ref actor => format!("by *{}* · ", escape(&actor.to_string())),
+    };
     format!(
-        "{} *{}*{agreement}\nby *{}* · {}{account} · {}",
+        "{} *{}*{agreement}\n{who}{}{account} · {}",
         marker(a),
         escape(&headline(a)),
-        escape(&a.actor.to_string()),
         date_token(a.time),
         escape(&a.region)
     )
@@ -167,4 +170,132 @@ pub fn refused() -> Message {
     error_message(
         "Sorry, this workspace, channel or user isn't allowed to use `/marketplace-activity`. Ask the app's admins to add you.",
     )
+}
+
+/// A channel notification: the text fallback and the blocks.
+pub struct Notification {
+    pub text: String,
+    pub blocks: Vec<Block>,
+}
+
+/// Whether an activity deserves a loud message (header, fields, button): purchases, changes
+/// and cancellations that happened. Everything else is one quiet line.
+pub fn is_loud(a: &Activity) -> bool {
+    !a.outcome.is_failed() && (a.kind.is_purchase() || a.kind.is_cancellation())
+}
+
+fn loud_title(kind: &ActivityKind) -> &'static str {
+    match kind {
+        ActivityKind::Purchase => ":large_green_circle: New Marketplace purchase",
+        ActivityKind::Amendment => ":large_blue_circle: Marketplace agreement amended",
+        ActivityKind::Replacement => ":large_blue_circle: Marketplace agreement replaced",
+        ActivityKind::Renewal => ":large_blue_circle: Marketplace agreement renewed",
+        _ => ":red_circle: Marketplace subscription cancelled",
+    }
+}
+
+/// What was bought, as a person names it: the product title, else its id, else the agreement.
+fn product_name(a: &Activity) -> String {
+    let f = &a.facts;
+    match (&f.product_title, &f.product_id, &a.agreement_id) {
+        (Some(title), _, _) => escape(title),
+        (None, Some(id), _) => format!("product `{}`", escape(id)),
+        (None, None, Some(agreement)) => format!("agreement `{agreement}`"),
+        (None, None, None) => "an agreement".into(),
+    }
+}
+
+fn seller_name(a: &Activity) -> Option<String> {
+    let f = &a.facts;
+    match (&f.seller_name, &f.seller_account) {
+        (Some(name), _) => Some(escape(name)),
+        (None, Some(account)) => Some(format!("seller account {}", escape(account))),
+        _ => None,
+    }
+}
+
+/// One message per activity. `mention` (e.g. `<!here>`) leads cancellations.
+pub fn notification(a: &Activity, mention: Option<&str>) -> Notification {
+    let product = product_name(a);
+    let seller = seller_name(a);
+    let lead = mention.map(|m| format!("{m} ")).unwrap_or_default();
+    if !is_loud(a) {
+        let mut line = activity_line(a);
+        if !a.facts.is_empty() {
+            line.push_str(&format!("\n{product}"));
+            if let Some(seller) = &seller {
+                line.push_str(&format!(" from {seller}"));
+            }
+            if let (ActivityKind::Ending, Some(ends)) = (&a.kind, a.facts.ends) {
+                line.push_str(&format!(" · ends {}", date_token(ends)));
+            }
+        }
+        let subject = match (&a.agreement_id, &a.actor) {
+            (Some(id), _) => format!(": {id}"),
+            (None, Actor::Unknown) => String::new(),
+            (None, actor) => format!(" by {actor}"),
+        };
+        let text = format!("{}{subject}", headline(a));
+        return Notification {
+            text,
+            blocks: vec![Block::section(&line)],
+        };
+    }
+    let title = loud_title(&a.kind);
+    let mut summary = format!("{lead}*{product}*");
+    if let Some(seller) = &seller {
+        summary.push_str(&format!(" from *{seller}*"));
+    }
+    let mut fields = vec![format!("*When*\n{}", date_token(a.time))];
+    if a.actor != Actor::Unknown {
+        fields.push(format!("*Who*\n{}", escape(&a.actor.to_string())));
+    }
+    if let Some(id) = &a.agreement_id {
+        fields.push(format!("*Agreement*\n`{id}`"));
+    }
+    if let Some(offer) = a.facts.offer_name.as_ref().or(a.facts.offer_id.as_ref()) {
+        fields.push(format!("*Offer*\n{}", escape(offer)));
+    }
+    if let Some(account) = &a.account_id {
+        fields.push(format!("*Account*\n{}", escape(account)));
+    }
+    fields.push(format!("*Region*\n{}", escape(&a.region)));
+    if let (Some(start), Some(end)) = (a.facts.starts, a.facts.ends) {
+        if !a.kind.is_cancellation() {
+            fields.push(format!(
+                "*Term*\n{} to {}",
+                start.format("%Y-%m-%d"),
+                end.format("%Y-%m-%d")
+            ));
+        }
+    }
+    let mut context = Vec::new();
+    if a.actor == Actor::Unknown {
+        context.push("Who did it is not in Marketplace's event; the CloudTrail call, when it arrives, adds it here.".to_owned());
+    }
+    if a.origin == Origin::CloudTrail
+        && a.facts.product_title.is_none()
+        && a.facts.product_id.is_none()
+    {
+        context.push("The product is not in the CloudTrail record; Marketplace's own event, when it arrives, adds it here.".to_owned());
+    }
+    let text = format!(
+        "{lead}{}: {} ({})",
+        title.split_once(' ').map_or(title, |(_, t)| t),
+        product.replace('`', ""),
+        a.agreement_id.as_ref().map_or("", |id| id.as_str())
+    );
+    let mut blocks = vec![
+        Block::header(title),
+        Block::section_with_fields(&summary, &fields),
+    ];
+    if !context.is_empty() {
+        blocks.push(Block::context(&context));
+    }
+    blocks.push(Block::link_button(
+        "Open Marketplace subscriptions",
+        CONSOLE_SUBSCRIPTIONS_URL,
+        "open_subscriptions",
+    ));
+    Notification { text, blocks }
 }

@@ -1,5 +1,6 @@
-//! A fake Slack on loopback: `response_url` endpoints that record every message posted to them,
-//! and can fail on demand (HTTP 500, or 429 with Retry-After) like the real service.
+//! A fake Slack on loopback: `response_url` endpoints and the Web API methods the app uses
+//! (`chat.postMessage`, `chat.update`, `auth.test`). It records what arrives and fails on
+//! demand the way Slack does: HTTP 500, 429 with Retry-After, `{"ok":false,"error":…}`.
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
@@ -12,8 +13,35 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::Value;
 
+pub const BOT_TOKEN: &str = "xoxb-test-token";
+
+/// One scripted answer of the Web API, used before answering normally again.
+#[derive(Clone, Debug)]
+pub enum ApiFault {
+    Status(u16),
+    RateLimited { retry_after_secs: u64 },
+    Error(&'static str),
+}
+
+/// A message as Slack stored it.
+#[derive(Clone, Debug)]
+pub struct Post {
+    pub channel: String,
+    pub ts: String,
+    pub text: String,
+    pub blocks: Value,
+    pub thread_ts: Option<String>,
+    pub reply_broadcast: bool,
+    pub at: std::time::Instant,
+    /// Set by chat.update.
+    pub updates: usize,
+}
+
 #[derive(Default)]
 struct Inner {
+    posts: Vec<Post>,
+    api_faults: Vec<ApiFault>,
+    api_calls: usize,
     /// (path id, message) in arrival order.
     received: Vec<(String, Value)>,
     /// Statuses to answer before succeeding again.
@@ -34,9 +62,28 @@ impl FakeSlack {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let app = Router::new()
             .route("/commands/{id}", post(response_url))
+            .route("/api/{method}", post(web_api))
             .with_state(inner.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { url, inner }
+    }
+
+    /// The Web API base URL (`SLACK_API_URL`).
+    pub fn api_url(&self) -> String {
+        format!("{}/api", self.url)
+    }
+
+    /// The next Web API calls answer with these faults, in order.
+    pub fn api_faults(&self, faults: &[ApiFault]) {
+        self.inner.lock().unwrap().api_faults = faults.to_vec();
+    }
+
+    pub fn posts(&self) -> Vec<Post> {
+        self.inner.lock().unwrap().posts.clone()
+    }
+
+    pub fn api_calls(&self) -> usize {
+        self.inner.lock().unwrap().api_calls
     }
 
     /// A `response_url` for one command.
@@ -93,4 +140,84 @@ async fn response_url(
     }
     inner.received.push((id, message));
     "ok".into_response()
+}
+
+async fn web_api(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(method): Path<String>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    inner.api_calls += 1;
+    if !inner.api_faults.is_empty() {
+        match inner.api_faults.remove(0) {
+            ApiFault::Status(s) => {
+                return (
+                    StatusCode::from_u16(s).unwrap(),
+                    "<html>upstream error</html>",
+                )
+                    .into_response()
+            }
+            ApiFault::RateLimited { retry_after_secs } => {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", retry_after_secs.to_string())],
+                    Json(serde_json::json!({"ok": false, "error": "ratelimited"})),
+                )
+                    .into_response()
+            }
+            ApiFault::Error(e) => {
+                return Json(serde_json::json!({"ok": false, "error": e})).into_response()
+            }
+        }
+    }
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if auth != Some(&format!("Bearer {BOT_TOKEN}")) {
+        return Json(serde_json::json!({"ok": false, "error": "invalid_auth"})).into_response();
+    }
+    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    match method.as_str() {
+        "auth.test" => {
+            Json(serde_json::json!({"ok": true, "team": "Acme", "user": "marketplace_activity"}))
+                .into_response()
+        }
+        "chat.postMessage" => {
+            let (Some(channel), Some(msg_text)) = (text("channel"), text("text")) else {
+                return Json(serde_json::json!({"ok": false, "error": "no_text"})).into_response();
+            };
+            let n = inner.posts.len() + 1;
+            let ts = format!("1800000000.{n:06}");
+            inner.posts.push(Post {
+                channel: channel.clone(),
+                ts: ts.clone(),
+                text: msg_text,
+                blocks: body.get("blocks").cloned().unwrap_or(Value::Null),
+                thread_ts: text("thread_ts"),
+                reply_broadcast: body
+                    .get("reply_broadcast")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                at: std::time::Instant::now(),
+                updates: 0,
+            });
+            Json(serde_json::json!({"ok": true, "channel": channel, "ts": ts})).into_response()
+        }
+        "chat.update" => {
+            let (channel, ts) = (text("channel"), text("ts"));
+            let Some(post) = inner
+                .posts
+                .iter_mut()
+                .find(|p| Some(&p.channel) == channel.as_ref() && Some(&p.ts) == ts.as_ref())
+            else {
+                return Json(serde_json::json!({"ok": false, "error": "message_not_found"}))
+                    .into_response();
+            };
+            post.text = text("text").unwrap_or_default();
+            post.blocks = body.get("blocks").cloned().unwrap_or(Value::Null);
+            post.updates += 1;
+            Json(serde_json::json!({"ok": true, "channel": channel, "ts": ts})).into_response()
+        }
+        _ => Json(serde_json::json!({"ok": false, "error": "unknown_method"})).into_response(),
+    }
 }

@@ -3,15 +3,20 @@
 
 pub mod fake_cloudtrail;
 pub mod fake_slack;
+pub mod sns;
 
 use std::time::Duration;
 
 use aws_config::Region;
 use aws_sdk_cloudtrail::config::Credentials;
 use marketplace_activity::aws::{sdk_config_loader, ActivitySource, CloudTrail};
-use marketplace_activity::config::ServeSettings;
+use marketplace_activity::config::{NotifySettings, ServeSettings};
+use marketplace_activity::notify::deliver::Routes;
+use marketplace_activity::notify::routes::ApiKeys;
+use marketplace_activity::notify::sns::CertUrlRule;
 use marketplace_activity::slack::access::AccessPolicy;
 use marketplace_activity::slack::signature::{sign, SigningSecrets};
+use marketplace_activity::slack::web_api::BotToken;
 use marketplace_activity::startup::Application;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -45,6 +50,31 @@ pub struct Options {
     pub access: AccessPolicy,
     pub query_timeout: Duration,
     pub drain_timeout: Duration,
+    /// Channel notifications on (`/events`), with these settings.
+    pub notify: Option<NotifyOptions>,
+}
+
+pub const EVENTS_KEY: &str = "test-events-key";
+
+pub struct NotifyOptions {
+    pub state_dir: Option<std::path::PathBuf>,
+    pub routes: Routes,
+    pub sns: Option<(Vec<String>, CertUrlRule)>,
+}
+
+impl Default for NotifyOptions {
+    fn default() -> Self {
+        Self {
+            state_dir: None,
+            routes: Routes {
+                default_channel: "C0NOTIFY".into(),
+                purchases: None,
+                cancellations: None,
+                cancellation_mention: None,
+            },
+            sns: None,
+        }
+    }
 }
 
 impl Default for Options {
@@ -54,6 +84,7 @@ impl Default for Options {
             access: AccessPolicy::default(),
             query_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(10),
+            notify: None,
         }
     }
 }
@@ -71,6 +102,20 @@ pub async fn spawn_app(options: Options) -> TestApp {
     init_logs();
     let cloudtrail = FakeCloudTrail::start().await;
     let slack = FakeSlack::start().await;
+    start_app(options, cloudtrail, slack).await
+}
+
+/// Starts the app against existing fakes (to restart it and keep what the fakes saw).
+pub async fn start_app(options: Options, cloudtrail: FakeCloudTrail, slack: FakeSlack) -> TestApp {
+    let notify = options.notify.map(|n| NotifySettings {
+        events_keys: ApiKeys::parse(EVENTS_KEY, "x-api-key").unwrap(),
+        sns_topic_arns: n.sns.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+        sns_cert_rule: n.sns.map(|s| s.1).unwrap_or(CertUrlRule::AmazonSns),
+        token: BotToken::new(fake_slack::BOT_TOKEN),
+        api_url: slack.api_url(),
+        routes: n.routes,
+        state_dir: n.state_dir,
+    });
     let sdk = sdk_config(&cloudtrail.url).await;
     let settings = ServeSettings {
         listen_addr: "127.0.0.1:0".parse().unwrap(),
@@ -79,6 +124,7 @@ pub async fn spawn_app(options: Options) -> TestApp {
         access: options.access,
         query_timeout: options.query_timeout,
         drain_timeout: options.drain_timeout,
+        notify,
     };
     let source = ActivitySource::CloudTrail(CloudTrail::new(&sdk, &options.regions));
     let app = Application::build(settings, source).await.unwrap();
@@ -145,6 +191,39 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// POSTs an event to `/events` as EventBridge's API destination does.
+    pub async fn send_event(&self, event: &Value) -> (u16, Option<String>, Value) {
+        self.send_event_with_key(&event.to_string(), Some(EVENTS_KEY))
+            .await
+    }
+
+    pub async fn send_event_with_key(
+        &self,
+        body: &str,
+        key: Option<&str>,
+    ) -> (u16, Option<String>, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/events", self.url))
+            .header("content-type", "application/json; charset=utf-8")
+            .header("user-agent", "Amazon/EventBridge/ApiDestinations");
+        if let Some(key) = key {
+            req = req.header("x-api-key", key);
+        }
+        let resp = req.body(body.to_owned()).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            retry_after,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// Waits for the one answer to the command sent with id `cmd`.

@@ -1,0 +1,223 @@
+//! Slack's Web API, the calls the notifier makes: `chat.postMessage`, `chat.update` and
+//! `auth.test`. One attempt per call; the caller decides about retries, because only it knows
+//! how much of its sender's deadline is left.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::blocks::Block;
+
+/// A bot token. `Debug` never shows it.
+#[derive(Clone)]
+pub struct BotToken(SecretString);
+
+impl BotToken {
+    pub fn new(token: &str) -> Self {
+        Self(SecretString::from(token.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for BotToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BotToken([redacted])")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SlackApi {
+    http: reqwest::Client,
+    base_url: String,
+    token: BotToken,
+}
+
+/// A message for a channel (or a thread in it).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelMessage {
+    pub channel: String,
+    pub text: String,
+    pub blocks: Vec<Block>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread_ts: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reply_broadcast: bool,
+    pub unfurl_links: bool,
+    pub unfurl_media: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    pub channel: String,
+    pub ts: String,
+}
+
+/// Why Slack did not take a call, sorted by what to do about it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// HTTP 429 (or `ratelimited`): try again after this long.
+    #[error("rate limited by Slack (retry after {0:?})")]
+    RateLimited(Duration),
+    /// The app's setup is wrong; retrying only helps once someone fixes it.
+    #[error("Slack refused: {error}. {fix}")]
+    Config { error: String, fix: &'static str },
+    /// Slack or the network failed; worth retrying.
+    #[error("Slack unavailable: {0}")]
+    Transient(String),
+    /// Slack rejected this message itself (e.g. `invalid_blocks`).
+    #[error("Slack rejected the message: {0}")]
+    Rejected(String),
+}
+
+/// What to fix for each configuration error, for the one ERROR line the operator reads.
+fn config_fix(error: &str) -> Option<&'static str> {
+    Some(match error {
+        "channel_not_found" => "Check SLACK_CHANNEL (and the per-kind channels): use a channel ID like C0123ABCD, and make sure the channel exists.",
+        "not_in_channel" => "Invite the bot to the channel (/invite @Marketplace Activity), or add the chat:write.public scope for public channels.",
+        "is_archived" => "The channel is archived: unarchive it or point SLACK_CHANNEL elsewhere.",
+        "invalid_auth" | "not_authed" | "token_revoked" | "token_expired" | "account_inactive" => {
+            "SLACK_BOT_TOKEN is not valid: reinstall the app and set the Bot User OAuth Token (xoxb-…)."
+        }
+        "missing_scope" | "not_allowed_token_type" => "The token lacks a scope: add chat:write to the app's bot scopes and reinstall it.",
+        "restricted_action" => "The workspace restricts posting in that channel: allow the app or choose another channel.",
+        _ => return None,
+    })
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    ok: bool,
+    error: Option<String>,
+    channel: Option<String>,
+    ts: Option<String>,
+}
+
+impl SlackApi {
+    pub fn new(http: reqwest::Client, base_url: &str, token: BotToken) -> Self {
+        Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            token,
+        }
+    }
+
+    pub async fn post_message(
+        &self,
+        message: &ChannelMessage,
+        timeout: Duration,
+    ) -> Result<Posted, ApiError> {
+        let reply = self.call("chat.postMessage", message, timeout).await?;
+        match reply.ts {
+            Some(ts) => Ok(Posted {
+                channel: reply.channel.unwrap_or_else(|| message.channel.clone()),
+                ts,
+            }),
+            None => Err(ApiError::Transient(
+                "chat.postMessage answered ok without ts".into(),
+            )),
+        }
+    }
+
+    /// Replaces a message's content (`chat.update`).
+    pub async fn update(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: &[Block],
+        timeout: Duration,
+    ) -> Result<(), ApiError> {
+        #[derive(Serialize)]
+        struct Update<'a> {
+            channel: &'a str,
+            ts: &'a str,
+            text: &'a str,
+            blocks: &'a [Block],
+        }
+        self.call(
+            "chat.update",
+            &Update {
+                channel,
+                ts,
+                text,
+                blocks,
+            },
+            timeout,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Checks the token (`auth.test`); returns the bot's team and user names.
+    pub async fn auth_test(&self, timeout: Duration) -> Result<(), ApiError> {
+        self.call("auth.test", &serde_json::json!({}), timeout)
+            .await
+            .map(drop)
+    }
+
+    async fn call<B: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<Reply, ApiError> {
+        let resp = self
+            .http
+            .post(format!("{}/{method}", self.base_url))
+            .bearer_auth(self.token.0.expose_secret())
+            .json(body)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| ApiError::Transient(without_url(&e)))?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        if status.as_u16() == 429 {
+            return Err(ApiError::RateLimited(
+                retry_after.unwrap_or(Duration::from_secs(1)),
+            ));
+        }
+        if status.is_server_error() {
+            return Err(ApiError::Transient(format!("HTTP {status}")));
+        }
+        let reply: Reply = match resp.json().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(ApiError::Transient(format!(
+                    "HTTP {status}, unreadable body: {}",
+                    without_url(&e)
+                )))
+            }
+        };
+        if reply.ok {
+            return Ok(reply);
+        }
+        let error = reply.error.unwrap_or_else(|| "unknown_error".into());
+        Err(match error.as_str() {
+            "ratelimited" | "rate_limited" => {
+                ApiError::RateLimited(retry_after.unwrap_or(Duration::from_secs(1)))
+            }
+            "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => {
+                ApiError::Transient(error)
+            }
+            e => match config_fix(e) {
+                Some(fix) => ApiError::Config { error, fix },
+                None => ApiError::Rejected(error),
+            },
+        })
+    }
+}
+
+/// reqwest errors name the URL; ours hold no secret, but keep logs short and uniform.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(url) = e.url() {
+        s = s.replace(url.as_str(), "<slack>");
+    }
+    s
+}

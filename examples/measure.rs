@@ -2,7 +2,12 @@
 //!
 //! 1. acknowledgement latency of `/slack/commands` over N signed requests (p50/p99/max);
 //! 2. wall time and LookupEvents calls to fetch 1,000 events from a fake CloudTrail that
-//!    throttles above 2 calls per second (the floor: 20 pages of 50, ≈ 10 s).
+//!    throttles above 2 calls per second (the floor: 20 pages of 50, ≈ 10 s);
+//! 3. `/events` latency to the fake Slack (one channel, events 1.05 s apart so Slack's
+//!    per-channel pacing is not what is measured), and the duplicate path;
+//! 4. events at ten times Slack's per-channel rate (10 per second for 10 s) with the script
+//!    playing EventBridge (retrying a 503 after its Retry-After): how many were delivered at
+//!    once, delayed, or rejected.
 //!
 //! Run with `scripts/measure` (it builds the release binary first).
 
@@ -141,12 +146,191 @@ async fn fetch_1000() {
     );
 }
 
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_notifier(ct: &FakeCloudTrail, slack: &FakeSlack) -> Server {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut cmd = Command::new(binary());
+    aws_env(&mut cmd, &ct.url);
+    let child = cmd
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("EVENTS_API_KEY", "measure-key")
+        .env("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN)
+        .env("SLACK_CHANNEL", "C0MEASURE")
+        .env("SLACK_API_URL", slack.api_url())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("release binary");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Server { child, base }
+}
+
+fn purchase_event(n: usize) -> String {
+    serde_json::json!({
+        "version": "0", "id": format!("eb-{n}"), "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.agreement-marketplace", "account": "111122223333",
+        "time": "2026-11-02T15:46:57Z", "region": "us-east-1", "resources": [],
+        "detail": {
+            "eventVersion": "1.08",
+            "userIdentity": {"type": "Unknown", "arn": "arn:aws:iam::111122223333:user/alice", "accountId": "111122223333"},
+            "eventTime": "2026-11-02T15:46:57Z", "eventSource": "agreement-marketplace.amazonaws.com",
+            "eventName": "AcceptAgreementRequest", "awsRegion": "us-east-1",
+            "requestParameters": {"agreementRequestId": format!("ar-{n}")},
+            "responseElements": {"agreementId": format!("agmt-e{n:06}")},
+            "eventID": format!("ct-{n}"),
+        }
+    })
+    .to_string()
+}
+
+async fn send(http: &reqwest::Client, base: &str, body: &str) -> (u16, Option<u64>) {
+    let resp = http
+        .post(format!("{base}/events"))
+        .header("x-api-key", "measure-key")
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    (resp.status().as_u16(), after)
+}
+
+fn summary(label: &str, mut times: Vec<Duration>) {
+    times.sort();
+    println!(
+        "{label}: n={} p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        times.len(),
+        percentile(&times, 0.50).as_secs_f64() * 1e3,
+        percentile(&times, 0.99).as_secs_f64() * 1e3,
+        times.last().unwrap().as_secs_f64() * 1e3,
+    );
+}
+
+async fn events_latency(n: usize) {
+    let ct = FakeCloudTrail::start().await;
+    let slack = FakeSlack::start().await;
+    let server = start_notifier(&ct, &slack).await;
+    let http = reqwest::Client::new();
+    let mut posted = Vec::new();
+    for i in 0..n {
+        let body = purchase_event(i);
+        let started = Instant::now();
+        let (status, _) = send(&http, &server.base, &body).await;
+        posted.push(started.elapsed());
+        assert_eq!(status, 200);
+        tokio::time::sleep(Duration::from_millis(1050)).await;
+    }
+    assert_eq!(slack.posts().len(), n);
+    summary(
+        "/events to fake Slack, new purchase posted (chat.postMessage)",
+        posted,
+    );
+    let body = purchase_event(0);
+    let mut dups = Vec::new();
+    for _ in 0..2000 {
+        let started = Instant::now();
+        send(&http, &server.base, &body).await;
+        dups.push(started.elapsed());
+    }
+    summary("/events duplicate (answered from the state store)", dups);
+}
+
+async fn ten_times_the_rate() {
+    let ct = FakeCloudTrail::start().await;
+    let slack = FakeSlack::start().await;
+    let server = start_notifier(&ct, &slack).await;
+    let base = std::sync::Arc::new(server.base.clone());
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for n in 0..100 {
+        let base = base.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100 * n as u64)).await;
+            let http = reqwest::Client::new();
+            let body = purchase_event(10_000 + n);
+            let first = Instant::now();
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let (status, after) = send(&http, &base, &body).await;
+                match status {
+                    200 => return (attempts, first.elapsed(), false),
+                    503 => tokio::time::sleep(Duration::from_secs(after.unwrap_or(1))).await,
+                    _ => return (attempts, first.elapsed(), true),
+                }
+            }
+        }));
+    }
+    let mut at_once = 0;
+    let mut delayed = Vec::new();
+    let mut rejected = 0;
+    for t in tasks {
+        let (attempts, took, was_rejected) = t.await.unwrap();
+        if was_rejected {
+            rejected += 1;
+        } else if attempts == 1 {
+            at_once += 1;
+        } else {
+            delayed.push(took);
+        }
+    }
+    let posts = slack.posts();
+    let spacing = posts
+        .windows(2)
+        .map(|w| w[1].at - w[0].at)
+        .min()
+        .unwrap_or_default();
+    delayed.sort();
+    println!(
+        "100 events at 10/s to one channel: {at_once} delivered on the first try, {} delayed (503 + Retry-After, delivered on retry; median delay {:.1} s, max {:.1} s), {rejected} rejected; {} messages in Slack ({} distinct), closest two posts {:.2} s apart, all done in {:.1} s",
+        delayed.len(),
+        delayed.get(delayed.len() / 2).map_or(0.0, |d| d.as_secs_f64()),
+        delayed.last().map_or(0.0, |d| d.as_secs_f64()),
+        posts.len(),
+        posts.iter().map(|p| p.text.clone()).collect::<std::collections::HashSet<_>>().len(),
+        spacing.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let requests = std::env::args()
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(2000);
-    ack_latency(requests).await;
-    fetch_1000().await;
+    let only = std::env::args().nth(2).unwrap_or_default();
+    if only.is_empty() || only == "commands" {
+        ack_latency(requests).await;
+        fetch_1000().await;
+    }
+    if only.is_empty() || only == "events" {
+        events_latency(60).await;
+        ten_times_the_rate().await;
+    }
 }

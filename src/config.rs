@@ -44,6 +44,10 @@ pub enum Cmd {
     Query(QueryArgs),
     /// Run the real app locally with sample events and a console in place of Slack.
     Demo(DemoArgs),
+    /// Validate the configuration and try the credentials (Slack, CloudTrail) without serving.
+    Check(ServeArgs),
+    /// Exit 0 when the server on LISTEN_ADDR answers /healthz (for the container HEALTHCHECK).
+    Healthcheck(HealthcheckArgs),
 }
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
@@ -172,6 +176,13 @@ pub struct QueryArgs {
     pub events_file: Option<PathBuf>,
     #[command(flatten)]
     pub regions: RegionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The address the server listens on; 0.0.0.0 is checked on 127.0.0.1.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:3000")]
+    pub listen_addr: String,
 }
 
 #[derive(Debug, Args)]

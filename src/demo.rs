@@ -39,7 +39,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         listen_addr: "127.0.0.1:0".into(),
         ..ServeArgs::demo_defaults()
     };
-    let app = Application::build(serve_args.settings()?, source).await?;
+    let app = Application::build(
+        serve_args.settings()?,
+        source,
+        crate::metrics::Metrics::new(),
+    )
+    .await?;
     let url = format!("http://{}/slack/commands", app.local_addr());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {

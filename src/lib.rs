@@ -13,13 +13,16 @@
 //! - [`startup`]: the HTTP application (router, state, graceful shutdown), shared by
 //!   `serve`, `demo` and the tests.
 //! - [`pacer`]: spacing calls under an API's rate limit (CloudTrail, Slack).
+//! - [`metrics`]: Prometheus counters and histograms for `/metrics`.
 //! - [`config`]: flags and environment, parsed once into typed settings.
-//! - [`serve`], [`query`], [`demo`]: the subcommands.
+//! - [`serve`], [`query`], [`demo`], [`check`]: the subcommands.
 
 pub mod aws;
+pub mod check;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod metrics;
 pub mod notify;
 pub mod pacer;
 pub mod query;

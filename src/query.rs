@@ -8,6 +8,7 @@ use crate::aws::events_file::Loaded;
 use crate::aws::{sdk_config_loader, ActivitySource, CloudTrail};
 use crate::config::QueryArgs;
 use crate::domain::{Command, USAGE};
+use crate::metrics::Metrics;
 use crate::report::{format, Report};
 
 pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
@@ -33,7 +34,7 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
             let regions = args.regions.parse()?;
             let sdk = sdk_config_loader().load().await;
             (
-                ActivitySource::CloudTrail(CloudTrail::new(&sdk, &regions)),
+                ActivitySource::CloudTrail(CloudTrail::new(&sdk, &regions, &Metrics::new())),
                 query.window.resolve(now)?,
             )
         }

@@ -5,17 +5,26 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, State};
+use axum::http::{header, HeaderName, Request, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Json;
 use axum::Router;
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::aws::ActivitySource;
 use crate::config::ServeSettings;
+use crate::metrics::{HttpLabels, Metrics};
 use crate::notify;
 use crate::notify::deliver::Notifier;
 use crate::notify::routes::ApiKeys;
@@ -41,6 +50,9 @@ pub struct AppState {
     pub notifier: Option<Arc<Notifier>>,
     pub events_keys: Option<ApiKeys>,
     pub sns: Option<Arc<SnsVerifier>>,
+    pub metrics: Metrics,
+    /// Set once shutdown starts, so `/readyz` tells load balancers to stop sending.
+    pub shutting_down: Arc<AtomicBool>,
 }
 
 /// The bound, not yet running, application.
@@ -49,10 +61,15 @@ pub struct Application {
     router: Router,
     tasks: TaskTracker,
     drain_timeout: Duration,
+    shutting_down: Arc<AtomicBool>,
 }
 
 impl Application {
-    pub async fn build(settings: ServeSettings, source: ActivitySource) -> std::io::Result<Self> {
+    pub async fn build(
+        settings: ServeSettings,
+        source: ActivitySource,
+        metrics: Metrics,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.listen_addr).await?;
         let tasks = TaskTracker::new();
         let http = reqwest::Client::builder()
@@ -64,8 +81,9 @@ impl Application {
         let (notifier, events_keys, sns) = match settings.notify {
             Some(notify) => {
                 let store = open_store(notify.state_dir.as_deref()).await;
-                let api = SlackApi::new(http.clone(), &notify.api_url, notify.token);
-                let notifier = Arc::new(Notifier::new(api, notify.routes, store));
+                let api =
+                    SlackApi::new(http.clone(), &notify.api_url, notify.token, metrics.clone());
+                let notifier = Arc::new(Notifier::new(api, notify.routes, store, metrics.clone()));
                 let sns = (!notify.sns_topic_arns.is_empty()).then(|| {
                     Arc::new(SnsVerifier::new(
                         http.clone(),
@@ -99,12 +117,16 @@ impl Application {
             notifier,
             events_keys,
             sns,
+            metrics,
+            shutting_down: Arc::default(),
         };
+        let shutting_down = state.shutting_down.clone();
         Ok(Self {
             listener,
             router: router(state),
             tasks,
             drain_timeout: settings.drain_timeout,
+            shutting_down,
         })
     }
 
@@ -120,6 +142,11 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let flag = self.shutting_down.clone();
+        let shutdown = async move {
+            shutdown.await;
+            flag.store(true, Ordering::SeqCst);
+        };
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await?;
@@ -171,7 +198,9 @@ pub fn router(state: AppState) -> Router {
             "/slack/commands",
             post(commands::handle).layer(DefaultBodyLimit::max(commands::MAX_BODY_BYTES)),
         )
-        .route("/healthz", get(|| async { "ok" }));
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text));
     if state.events_keys.is_some() {
         router = router.route(
             "/events",
@@ -188,9 +217,15 @@ pub fn router(state: AppState) -> Router {
         );
     }
     router
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)
         .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            TraceLayer::new_for_http()
+                // One INFO line per request with its status and latency. Our handlers log why
+                // they answered 4xx/5xx, so tower-http's own ERROR for a 503 would be noise.
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
+                .make_span_with(|req: &Request<_>| {
                 let id = req
                     .headers()
                     .get("x-request-id")
@@ -201,6 +236,57 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Ready to take traffic: not shutting down. Says where the notifier keeps its state.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let store = match &state.notifier {
+        None => "off",
+        Some(n) if n.store().is_persistent() => "disk",
+        Some(_) => "memory",
+    };
+    if state.shutting_down.load(Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "reason": "shutting down"})),
+        )
+            .into_response();
+    }
+    Json(json!({"ready": true, "state_store": store})).into_response()
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Counts every request by its route (the pattern, not the raw path) and status.
+async fn count_requests(
+    State(state): State<AppState>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .http_requests
+        .get_or_create(&HttpLabels {
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

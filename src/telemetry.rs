@@ -17,8 +17,9 @@ pub fn init(format: LogFormat, default_level: &str) {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .with_current_span(false)
+            // Every enclosing span's fields, so each line of a request carries its request_id.
+            .with_span_list(true)
             .try_init(),
     };
 }

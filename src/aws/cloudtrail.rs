@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_cloudtrail::config::interceptors::FinalizerInterceptorContextRef;
+use aws_sdk_cloudtrail::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_cloudtrail::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsError;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use aws_sdk_cloudtrail::Client;
 use tokio::task::JoinSet;
@@ -12,6 +15,7 @@ use tokio::task::JoinSet;
 use super::record::{parse_record, AGREEMENT_EVENT_SOURCE};
 use super::{Fetched, LookupError};
 use crate::domain::TimeWindow;
+use crate::metrics::{AttemptLabels, Metrics, RegionLabels};
 use crate::pacer::Pacer;
 
 /// CloudTrail's documented limit is 2 LookupEvents per second per account and region; we
@@ -30,26 +34,108 @@ struct RegionClient {
     region: String,
     client: Client,
     pacer: Pacer,
+    metrics: Metrics,
+}
+
+/// Counts every HTTP attempt the SDK makes (its own retries included) and the throttled ones,
+/// which our pacing should keep near zero.
+#[derive(Debug)]
+struct AttemptCounter {
+    region: String,
+    metrics: Metrics,
+}
+
+impl Intercept for AttemptCounter {
+    fn name(&self) -> &'static str {
+        "AttemptCounter"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let outcome = match context.output_or_error() {
+            Some(Ok(_)) => "ok",
+            Some(Err(e)) => {
+                let code = e
+                    .as_operation_error()
+                    .and_then(|e| e.downcast_ref::<LookupEventsError>())
+                    .and_then(|e| e.code());
+                if code == Some("ThrottlingException") {
+                    "throttled"
+                } else {
+                    "error"
+                }
+            }
+            None => "error",
+        };
+        let region = self.region.clone();
+        if outcome == "throttled" {
+            self.metrics
+                .cloudtrail_throttles
+                .get_or_create(&RegionLabels {
+                    region: region.clone(),
+                })
+                .inc();
+        }
+        self.metrics
+            .cloudtrail_attempts
+            .get_or_create(&AttemptLabels { region, outcome })
+            .inc();
+        Ok(())
+    }
 }
 
 impl CloudTrail {
     /// Builds one client per region from the shared SDK configuration (credentials, endpoint
     /// overrides such as `AWS_ENDPOINT_URL_CLOUDTRAIL`, retry and timeout settings).
-    pub fn new(sdk: &aws_config::SdkConfig, regions: &[String]) -> Self {
+    pub fn new(sdk: &aws_config::SdkConfig, regions: &[String], metrics: &Metrics) -> Self {
         let regions = regions
             .iter()
             .map(|region| {
                 let conf = aws_sdk_cloudtrail::config::Builder::from(sdk)
                     .region(aws_config::Region::new(region.clone()))
+                    .interceptor(AttemptCounter {
+                        region: region.clone(),
+                        metrics: metrics.clone(),
+                    })
                     .build();
                 RegionClient {
                     region: region.clone(),
                     client: Client::from_conf(conf),
                     pacer: Pacer::new(LOOKUP_INTERVAL),
+                    metrics: metrics.clone(),
                 }
             })
             .collect();
         Self { regions }
+    }
+
+    /// One small LookupEvents per region (the last hour, one result): proves the credentials
+    /// and the permission without reading much. For `marketplace-activity check`.
+    pub async fn probe(&self) -> Vec<(String, Result<(), LookupError>)> {
+        let mut results = Vec::new();
+        for r in self.regions.iter() {
+            r.pacer.wait().await;
+            let end = aws_smithy_types::DateTime::from_secs(chrono::Utc::now().timestamp());
+            let start =
+                aws_smithy_types::DateTime::from_secs(chrono::Utc::now().timestamp() - 3600);
+            let result = r
+                .client
+                .lookup_events()
+                .lookup_attributes(agreement_source())
+                .start_time(start)
+                .end_time(end)
+                .max_results(1)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| LookupError::from_sdk(&e));
+            results.push((r.region.clone(), result));
+        }
+        results
     }
 
     pub fn regions(&self) -> impl Iterator<Item = &str> {
@@ -84,11 +170,7 @@ impl CloudTrail {
 impl RegionClient {
     async fn lookup(&self, window: &TimeWindow) -> Fetched {
         let mut fetched = Fetched::default();
-        let attribute = LookupAttribute::builder()
-            .attribute_key(LookupAttributeKey::EventSource)
-            .attribute_value(AGREEMENT_EVENT_SOURCE)
-            .build()
-            .expect("key and value are both set");
+        let attribute = agreement_source();
         let start = aws_smithy_types::DateTime::from_secs(window.start.timestamp());
         let end = aws_smithy_types::DateTime::from_secs(window.end.timestamp());
         let mut next_token: Option<String> = None;
@@ -106,6 +188,12 @@ impl RegionClient {
                 .set_next_token(next_token.take())
                 .send()
                 .await;
+            self.metrics
+                .cloudtrail_latency
+                .get_or_create(&RegionLabels {
+                    region: self.region.clone(),
+                })
+                .observe(started.elapsed().as_secs_f64());
             let page = match result {
                 Ok(page) => page,
                 Err(err) => {
@@ -138,6 +226,15 @@ impl RegionClient {
             }
         }
     }
+}
+
+/// The one lookup attribute every call uses.
+fn agreement_source() -> LookupAttribute {
+    LookupAttribute::builder()
+        .attribute_key(LookupAttributeKey::EventSource)
+        .attribute_value(AGREEMENT_EVENT_SOURCE)
+        .build()
+        .expect("key and value are both set")
 }
 
 impl LookupError {

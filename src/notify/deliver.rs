@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use super::event::Received;
 use super::store::{Store, StoreError, Table};
 use crate::domain::{Activity, ActivityKind, AgreementFacts, Intent, Origin};
+use crate::metrics::Metrics;
 use crate::pacer::Pacer;
 use crate::slack::render;
 use crate::slack::web_api::{ApiError, ChannelMessage, SlackApi};
@@ -113,6 +114,7 @@ fn same_change(a: &ActivityKind, b: &ActivityKind) -> bool {
 }
 
 pub struct Notifier {
+    metrics: Metrics,
     api: SlackApi,
     routes: Routes,
     store: Store,
@@ -121,8 +123,9 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn new(api: SlackApi, routes: Routes, store: Store) -> Self {
+    pub fn new(api: SlackApi, routes: Routes, store: Store, metrics: Metrics) -> Self {
         Self {
+            metrics,
             api,
             routes,
             store,
@@ -170,6 +173,7 @@ impl Notifier {
         let _guard = lock.lock().await;
 
         if self.seen_any(&dedup_keys).await {
+            self.metrics.duplicates_dropped.inc();
             return Ok(Delivered::Duplicate);
         }
         if activity.kind == ActivityKind::RequestCreated && !activity.outcome.is_failed() {
@@ -309,6 +313,7 @@ impl Notifier {
                 });
             }
             tracing::warn!(channel = %message.channel, error = %err, wait_ms = wait.as_millis() as u64, "chat.postMessage failed; retrying within the deadline");
+            self.metrics.slack_retries.inc();
             tokio::time::sleep(wait).await;
         }
     }

@@ -3,7 +3,6 @@
 //! a retry can help (DOMAIN.md 4.2: EventBridge retries 429, 5xx and time-outs for 24 hours,
 //! never other 4xx).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -28,8 +27,6 @@ pub const DELIVERY_BUDGET: Duration = Duration::from_millis(4_000);
 /// How soon to ask for a retry after a Slack configuration error: long enough not to spin,
 /// short enough that events flow soon after someone fixes it.
 const CONFIG_RETRY: Duration = Duration::from_secs(60);
-
-static IGNORED: AtomicU64 = AtomicU64::new(0);
 
 /// The API key(s) an EventBridge connection sends. Only SHA-256 digests are kept, and they are
 /// compared in constant time, so neither the keys nor their lengths leak.
@@ -159,11 +156,13 @@ async fn handle_event(state: &AppState, body: &[u8]) -> Response {
     let received = match event::parse(body) {
         Ok(Incoming::Activity(r)) => r,
         Ok(Incoming::Unrelated(why)) => {
-            let total = IGNORED.fetch_add(1, Ordering::Relaxed) + 1;
+            state.metrics.event("none", "ignored");
+            let total = state.metrics.events_count("none", "ignored");
             tracing::info!(%why, ignored_total = total, "event not ours to post");
             return reply(StatusCode::OK, json!({"status": "ignored", "reason": why}));
         }
         Err(e) => {
+            state.metrics.event("none", "malformed");
             tracing::warn!(error = %e, "malformed event");
             return reply(StatusCode::BAD_REQUEST, json!({"error": e.to_string()}));
         }
@@ -179,9 +178,16 @@ async fn handle_event(state: &AppState, body: &[u8]) -> Response {
                 Delivered::Recorded => ("recorded", None),
             };
             tracing::info!(%kind, agreement = ?agreement.as_ref().map(|a| a.as_str()), status, "event delivered");
+            state.metrics.event(&kind, status);
             reply(StatusCode::OK, json!({"status": status, "ts": ts}))
         }
-        Err(e) => retry_later(&e, &kind),
+        Err(e) => {
+            let rejected = matches!(e, DeliveryError::Slack(ApiError::Rejected(_)));
+            state
+                .metrics
+                .event(&kind, if rejected { "failed" } else { "retry_later" });
+            retry_later(&e, &kind)
+        }
     }
 }
 

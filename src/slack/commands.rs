@@ -27,6 +27,7 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
         &body,
         now.timestamp(),
     ) {
+        state.metrics.signature_failures.inc();
         tracing::warn!(%reason, "refused slash command: bad signature");
         return (StatusCode::UNAUTHORIZED, "invalid signature").into_response();
     }
@@ -132,7 +133,7 @@ async fn answer(state: AppState, response_url: String, query: Query, window: Tim
             )
         }
     };
-    if let Err(e) = response_url::send(&state.http, &response_url, &message).await {
+    if let Err(e) = response_url::send(&state.http, &state.metrics, &response_url, &message).await {
         tracing::error!(error = %e, "could not deliver the answer to response_url");
     }
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::blocks::Message;
+use crate::metrics::Metrics;
 
 /// Slack accepts up to 5 posts per `response_url`; we use at most this many for one answer.
 const ATTEMPTS: u32 = 3;
@@ -21,6 +22,20 @@ pub enum ResponseError {
 
 /// POSTs `message` to `url`, retrying network errors, 429 (after `Retry-After`) and 5xx.
 pub async fn send(
+    http: &reqwest::Client,
+    metrics: &Metrics,
+    url: &str,
+    message: &Message,
+) -> Result<(), ResponseError> {
+    let result = send_with_retries(http, url, message).await;
+    metrics.slack_call(
+        "response_url",
+        if result.is_ok() { "ok" } else { "transient" },
+    );
+    result
+}
+
+async fn send_with_retries(
     http: &reqwest::Client,
     url: &str,
     message: &Message,

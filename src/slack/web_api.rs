@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::blocks::Block;
+use crate::metrics::Metrics;
 
 /// A bot token. `Debug` never shows it.
 #[derive(Clone)]
@@ -30,6 +31,7 @@ pub struct SlackApi {
     http: reqwest::Client,
     base_url: String,
     token: BotToken,
+    metrics: Metrics,
 }
 
 /// A message for a channel (or a thread in it).
@@ -93,11 +95,12 @@ struct Reply {
 }
 
 impl SlackApi {
-    pub fn new(http: reqwest::Client, base_url: &str, token: BotToken) -> Self {
+    pub fn new(http: reqwest::Client, base_url: &str, token: BotToken, metrics: Metrics) -> Self {
         Self {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             token,
+            metrics,
         }
     }
 
@@ -156,6 +159,24 @@ impl SlackApi {
     }
 
     async fn call<B: Serialize + ?Sized>(
+        &self,
+        method: &'static str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<Reply, ApiError> {
+        let result = self.call_once(method, body, timeout).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(ApiError::RateLimited(_)) => "rate_limited",
+            Err(ApiError::Config { .. }) => "config_error",
+            Err(ApiError::Transient(_)) => "transient",
+            Err(ApiError::Rejected(_)) => "rejected",
+        };
+        self.metrics.slack_call(method, outcome);
+        result
+    }
+
+    async fn call_once<B: Serialize + ?Sized>(
         &self,
         method: &str,
         body: &B,

@@ -126,8 +126,9 @@ pub async fn start_app(options: Options, cloudtrail: FakeCloudTrail, slack: Fake
         drain_timeout: options.drain_timeout,
         notify,
     };
-    let source = ActivitySource::CloudTrail(CloudTrail::new(&sdk, &options.regions));
-    let app = Application::build(settings, source).await.unwrap();
+    let metrics = marketplace_activity::metrics::Metrics::new();
+    let source = ActivitySource::CloudTrail(CloudTrail::new(&sdk, &options.regions, &metrics));
+    let app = Application::build(settings, source, metrics).await.unwrap();
     let url = format!("http://{}", app.local_addr());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {

@@ -1,0 +1,183 @@
+//! Prometheus metrics, served at `GET /metrics` (OpenMetrics text). One registry per
+//! application instance, so tests that run several apps in one process don't share counts.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RegionLabels {
+    pub region: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabels {
+    pub region: String,
+    /// `ok`, `throttled` or `error`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SlackLabels {
+    /// `chat.postMessage`, `chat.update`, `auth.test` or `response_url`.
+    pub method: &'static str,
+    /// `ok`, `rate_limited`, `config_error`, `transient` or `rejected`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// The activity kind, or `none` when the event was not one.
+    pub kind: String,
+    /// `posted`, `updated`, `duplicate`, `recorded`, `ignored`, `malformed`, `retry_later`, `failed`.
+    pub result: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 5 ms to ~20 s.
+    Histogram::new(exponential_buckets(0.005, 2.0, 13))
+}
+
+/// Every metric the service exports. Cheap to clone: the families share their storage.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub signature_failures: Counter,
+    pub cloudtrail_attempts: Family<AttemptLabels, Counter>,
+    pub cloudtrail_throttles: Family<RegionLabels, Counter>,
+    pub cloudtrail_latency: HistogramFamily<RegionLabels>,
+    pub slack_calls: Family<SlackLabels, Counter>,
+    pub slack_retries: Counter,
+    pub events: Family<EventLabels, Counter>,
+    pub duplicates_dropped: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("marketplace_activity");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            http_requests.clone(),
+        );
+        let signature_failures = Counter::default();
+        registry.register(
+            "slack_signature_failures",
+            "Slash commands refused for a bad or missing Slack signature",
+            signature_failures.clone(),
+        );
+        let cloudtrail_attempts = Family::<AttemptLabels, Counter>::default();
+        registry.register(
+            "cloudtrail_attempts",
+            "LookupEvents HTTP attempts (SDK retries included) by region and outcome",
+            cloudtrail_attempts.clone(),
+        );
+        let cloudtrail_throttles = Family::<RegionLabels, Counter>::default();
+        registry.register(
+            "cloudtrail_throttles",
+            "LookupEvents attempts answered with ThrottlingException",
+            cloudtrail_throttles.clone(),
+        );
+        let cloudtrail_latency: HistogramFamily<RegionLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "cloudtrail_call_duration_seconds",
+            "LookupEvents page latency, retries included",
+            cloudtrail_latency.clone(),
+        );
+        let slack_calls = Family::<SlackLabels, Counter>::default();
+        registry.register(
+            "slack_calls",
+            "Calls to Slack by method and outcome",
+            slack_calls.clone(),
+        );
+        let slack_retries = Counter::default();
+        registry.register(
+            "slack_post_retries",
+            "chat.postMessage retries inside a delivery's deadline",
+            slack_retries.clone(),
+        );
+        let events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "events",
+            "Incoming events by activity kind and result",
+            events.clone(),
+        );
+        let duplicates_dropped = Counter::default();
+        registry.register(
+            "duplicates_dropped",
+            "Events not posted because they were delivered before",
+            duplicates_dropped.clone(),
+        );
+        Self {
+            registry: Arc::new(registry),
+            http_requests,
+            signature_failures,
+            cloudtrail_attempts,
+            cloudtrail_throttles,
+            cloudtrail_latency,
+            slack_calls,
+            slack_retries,
+            events,
+            duplicates_dropped,
+        }
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    pub fn event(&self, kind: &str, result: &'static str) {
+        self.events
+            .get_or_create(&EventLabels {
+                kind: kind.to_owned(),
+                result,
+            })
+            .inc();
+    }
+
+    pub fn events_count(&self, kind: &str, result: &'static str) -> u64 {
+        self.events
+            .get_or_create(&EventLabels {
+                kind: kind.to_owned(),
+                result,
+            })
+            .get()
+    }
+
+    pub fn slack_call(&self, method: &'static str, outcome: &'static str) {
+        self.slack_calls
+            .get_or_create(&SlackLabels { method, outcome })
+            .inc();
+    }
+}

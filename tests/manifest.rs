@@ -1,0 +1,112 @@
+//! What ships in `manifest/`: the Slack app manifest against Slack's own JSON Schemas, and the
+//! app's IAM policy and the EventBridge template against what the app needs.
+
+use serde_json::Value;
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn yaml(path: &str) -> Value {
+    serde_yaml::from_str(&read(path)).unwrap()
+}
+
+fn slack_manifest() -> Value {
+    yaml("manifest/slack-app.yaml")
+}
+
+#[test]
+fn the_slack_manifest_is_valid_against_slacks_schemas() {
+    let manifest = slack_manifest();
+    for version in ["1.0.0", "2.0.0"] {
+        let schema: Value = serde_json::from_str(&read(&format!(
+            "tests/vendor/slack-manifest.schema.{version}.json"
+        )))
+        .unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&manifest)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "schema {version}: {errors:#?}");
+    }
+}
+
+#[test]
+fn the_schema_check_would_catch_a_broken_manifest() {
+    let schema: Value =
+        serde_json::from_str(&read("tests/vendor/slack-manifest.schema.2.0.0.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut broken = slack_manifest();
+    broken["features"]["slash_commands"][0]["command"] = Value::String("no-slash".into());
+    broken["oauth_config"]["scopes"]["bot"] = Value::String("commands".into());
+    assert!(!validator.is_valid(&broken));
+}
+
+#[test]
+fn the_manifest_declares_what_the_app_uses() {
+    let m = slack_manifest();
+    let command = &m["features"]["slash_commands"][0];
+    assert_eq!(command["command"], "/marketplace-activity");
+    assert!(command["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/slack/commands"));
+    assert!(command["usage_hint"]
+        .as_str()
+        .unwrap()
+        .contains("purchases"));
+    let scopes: Vec<&str> = m["oauth_config"]["scopes"]["bot"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    for needed in ["commands", "chat:write"] {
+        assert!(scopes.contains(&needed), "{needed} in {scopes:?}");
+    }
+}
+
+#[test]
+fn the_iam_policy_is_least_privilege() {
+    let policy: Value = serde_json::from_str(&read("manifest/iam-policy.json")).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    let actions: Vec<&str> = statements
+        .iter()
+        .map(|s| s["Action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["cloudtrail:LookupEvents"],
+        "read-only, one action"
+    );
+    assert!(statements.iter().all(|s| s["Effect"] == "Allow"));
+}
+
+#[test]
+fn the_template_routes_both_families_with_retries_and_a_dead_letter_queue() {
+    // CloudFormation's short-form tags (!Ref, !GetAtt) are YAML tags; serde_yaml keeps them.
+    let t: serde_yaml::Value = serde_yaml::from_str(&read("manifest/eventbridge.yaml")).unwrap();
+    let resources = t["Resources"].as_mapping().unwrap();
+    let mut patterns = Vec::new();
+    for (_, r) in resources {
+        if r["Type"] == "AWS::Events::Rule" {
+            let pattern = serde_json::to_value(&r["Properties"]["EventPattern"]).unwrap();
+            patterns.push(pattern);
+            let target = &r["Properties"]["Targets"][0];
+            assert_eq!(target["RetryPolicy"]["MaximumEventAgeInSeconds"], 86400);
+            assert!(!target["DeadLetterConfig"]["Arn"].is_null());
+        }
+    }
+    assert!(patterns
+        .iter()
+        .any(|p| p["detail"]["eventSource"][0] == "agreement-marketplace.amazonaws.com"));
+    assert!(patterns
+        .iter()
+        .any(|p| p["source"][0] == "aws.agreement-marketplace"));
+    let connection = resources
+        .values()
+        .find(|r| r["Type"] == "AWS::Events::Connection")
+        .unwrap();
+    assert_eq!(connection["Properties"]["AuthorizationType"], "API_KEY");
+}

@@ -1,0 +1,439 @@
+//! Operating the service: /metrics, /readyz, JSON logs with request ids, `check`,
+//! `healthcheck`, and stopping on SIGTERM / SIGINT.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+
+fn metric(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name_and_labels))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn metrics_count_what_happened() {
+    let app = spawn_app(Options {
+        notify: Some(NotifyOptions::default()),
+        ..Options::default()
+    })
+    .await;
+    // A refused command, a real one, an event posted and its duplicate, an unrelated event.
+    let body = command_form("7d", &app.slack.response_url("cmd"), "U1");
+    let resp = app
+        .http
+        .post(format!("{}/slack/commands", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    app.command("7d").await;
+    app.answer().await;
+    let event = fixture("eventbridge-cloudtrail-accept-agreement-request.json");
+    app.send_event(&event).await;
+    app.send_event(&event).await;
+    app.send_event(&json!({"id": "x", "detail-type": "Other", "source": "aws.ec2", "detail": {}}))
+        .await;
+
+    let resp = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let text = resp.text().await.unwrap();
+    let m = |k: &str| metric(&text, k);
+    assert_eq!(
+        m("marketplace_activity_slack_signature_failures_total"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"marketplace_activity_http_requests_total{route="/slack/commands",status="401"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"marketplace_activity_http_requests_total{route="/slack/commands",status="200"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"marketplace_activity_http_requests_total{route="/events",status="200"}"#),
+        3.0,
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"marketplace_activity_cloudtrail_attempts_total{region="us-east-1",outcome="ok"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"marketplace_activity_cloudtrail_call_duration_seconds_count{region="us-east-1"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"marketplace_activity_slack_calls_total{method="response_url",outcome="ok"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"marketplace_activity_slack_calls_total{method="chat.postMessage",outcome="ok"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"marketplace_activity_events_total{kind="Purchase",result="posted"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"marketplace_activity_events_total{kind="Purchase",result="duplicate"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"marketplace_activity_events_total{kind="none",result="ignored"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        m("marketplace_activity_duplicates_dropped_total"),
+        1.0,
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn throttles_and_slack_retries_are_counted() {
+    let app = spawn_app(Options {
+        notify: Some(NotifyOptions::default()),
+        ..Options::default()
+    })
+    .await;
+    app.cloudtrail.throttle_next("us-east-1", 1);
+    app.command("7d").await;
+    app.answer().await;
+    app.slack
+        .api_faults(&[common::fake_slack::ApiFault::Status(500)]);
+    app.send_event(&fixture(
+        "eventbridge-cloudtrail-accept-agreement-request.json",
+    ))
+    .await;
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        metric(
+            &text,
+            r#"marketplace_activity_cloudtrail_throttles_total{region="us-east-1"}"#
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"marketplace_activity_cloudtrail_attempts_total{region="us-east-1",outcome="throttled"}"#
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "marketplace_activity_slack_post_retries_total"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"marketplace_activity_slack_calls_total{method="chat.postMessage",outcome="transient"}"#
+        ),
+        1.0,
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn readyz_says_ready_and_where_state_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(Options {
+        notify: Some(NotifyOptions {
+            state_dir: Some(dir.path().to_owned()),
+            ..NotifyOptions::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    let resp = app
+        .http
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body, json!({"ready": true, "state_store": "disk"}));
+    let app = spawn_app(Options::default()).await;
+    let body: serde_json::Value = app
+        .http
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["state_store"], "off");
+}
+
+// --- the binary -------------------------------------------------------------------------
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_marketplace-activity"));
+    cmd.env_remove("SLACK_SIGNING_SECRET")
+        .env_remove("EVENTS_API_KEY")
+        .env_remove("SLACK_BOT_TOKEN")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    cmd
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Running {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(extra: &[(&str, &str)]) -> Running {
+    let port = free_port();
+    let mut cmd = bin();
+    cmd.args(["serve"])
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Running { child, port }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running {within:?} after the signal"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigterm_and_sigint_stop_the_server_promptly_and_cleanly() {
+    for sig in ["TERM", "INT"] {
+        let mut running = serve(&[]);
+        signal(&running.child, sig);
+        let status = wait_exit(&mut running.child, Duration::from_secs(5));
+        assert!(status.success(), "SIG{sig}: {status:?}");
+    }
+}
+
+#[test]
+fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
+    let mut running = serve(&[("LOG_FORMAT", "json"), ("RUST_LOG", "info")]);
+    let status = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-H",
+            "x-request-id: req-abc-123",
+            "--data",
+            "text=7d",
+        ])
+        .arg(format!("http://127.0.0.1:{}/slack/commands", running.port))
+        .status();
+    if status.is_err() {
+        // No curl: send the same request with std.
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", running.port)).unwrap();
+        write!(s, "POST /slack/commands HTTP/1.1\r\nhost: x\r\nx-request-id: req-abc-123\r\ncontent-length: 6\r\nconnection: close\r\n\r\ntext=7").unwrap();
+        let mut buf = String::new();
+        let _ = std::io::Read::read_to_string(&mut s, &mut buf);
+    }
+    signal(&running.child, "TERM");
+    wait_exit(&mut running.child, Duration::from_secs(5));
+    let stderr = running.child.stderr.take().unwrap();
+    let lines: Vec<serde_json::Value> = BufReader::new(stderr)
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).expect("every log line is JSON"))
+        .collect();
+    let request_lines: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l.to_string().contains("/slack/commands"))
+        .collect();
+    assert!(
+        request_lines.len() >= 2,
+        "the refusal and the response lines: {lines:#?}"
+    );
+    for line in &request_lines {
+        assert!(
+            line.to_string().contains("req-abc-123"),
+            "request id on {line}"
+        );
+    }
+    assert!(
+        request_lines
+            .iter()
+            .any(|l| l["message"] == "refused slash command: bad signature"),
+        "{request_lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.to_string().contains(SECRET)),
+        "no secret in logs"
+    );
+}
+
+#[tokio::test]
+async fn check_reports_one_line_per_check() {
+    let ct = FakeCloudTrail::start().await;
+    let slack = FakeSlack::start().await;
+    let run = |ct: FakeCloudTrail, slack: FakeSlack, token: &'static str| async move {
+        let out = tokio::task::spawn_blocking(move || {
+            bin()
+                .arg("check")
+                .env("SLACK_SIGNING_SECRET", SECRET)
+                .env("AWS_ENDPOINT_URL_CLOUDTRAIL", &ct.url)
+                .env("EVENTS_API_KEY", "k")
+                .env("SLACK_BOT_TOKEN", token)
+                .env("SLACK_CHANNEL", "C1")
+                .env("SLACK_API_URL", slack.api_url())
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (code, out) = run(ct.clone(), slack.clone(), common::fake_slack::BOT_TOKEN).await;
+    assert_eq!(code, Some(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("ok    configuration:"), "{out}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ok    slack: auth.test")),
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ok    cloudtrail us-east-1")),
+        "{out}"
+    );
+    assert_eq!(ct.calls().len(), 1, "one small CloudTrail call");
+    assert_eq!(ct.calls()[0].max_results, Some(1));
+
+    ct.deny_access("us-east-1");
+    let (code, out) = run(ct, slack, "xoxb-wrong").await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAIL  slack: Slack refused: invalid_auth"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL  cloudtrail us-east-1: AWS denied access"),
+        "{out}"
+    );
+    assert!(!out.contains("xoxb-wrong"), "no token in the output");
+}
+
+#[test]
+fn check_names_a_bad_setting() {
+    let out = bin()
+        .arg("check")
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .env("EVENTS_API_KEY", "k")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout.starts_with("FAIL  configuration: SLACK_BOT_TOKEN is required"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn healthcheck_exits_zero_only_when_the_server_answers() {
+    let running = serve(&[]);
+    let ok = bin()
+        .arg("healthcheck")
+        .env("LISTEN_ADDR", format!("0.0.0.0:{}", running.port))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let down = bin()
+        .arg("healthcheck")
+        .env("LISTEN_ADDR", format!("127.0.0.1:{}", free_port()))
+        .status()
+        .unwrap();
+    assert!(!down.success());
+}

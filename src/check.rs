@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::aws::{sdk_config_loader, CloudTrail};
+use crate::aws::{connect, sdk_config_loader};
 use crate::config::ServeArgs;
 use crate::slack::web_api::SlackApi;
 
@@ -80,8 +80,16 @@ pub async fn run(args: &ServeArgs, out: &mut dyn std::io::Write) -> std::io::Res
     }
 
     let sdk = sdk_config_loader().load().await;
-    let cloudtrail = CloudTrail::new(&sdk, &settings.regions, &crate::metrics::Metrics::new());
-    for (region, result) in cloudtrail.probe().await {
+    let aws = connect(
+        &sdk,
+        &settings.accounts,
+        &settings.regions,
+        &crate::metrics::Metrics::new(),
+    )
+    .await;
+    let cloudtrail = aws.cloudtrail;
+    for (place, result) in cloudtrail.probe().await {
+        let region = place.place();
         match result {
             Ok(()) => line(
                 true,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::aws::accounts::Account;
 use crate::notify::deliver::Routes;
 use crate::notify::routes::ApiKeys;
 use crate::notify::sns::CertUrlRule;
@@ -80,6 +81,13 @@ pub struct RegionArgs {
         default_value = "us-east-1"
     )]
     pub cloudtrail_regions: Vec<String>,
+    /// AWS accounts to report on: `alias=ROLE_ARN[#EXTERNAL_ID]` or `alias=ACCOUNT_ID`,
+    /// separated by `;`. Unset: the account of the app's own credentials.
+    #[arg(long, env = "ACCOUNTS")]
+    pub accounts: Option<String>,
+    /// The same as a TOML or YAML file (`[[accounts]]` with id, alias, role_arn, external_id).
+    #[arg(long, env = "ACCOUNTS_FILE")]
+    pub accounts_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -109,6 +117,15 @@ pub struct ServeArgs {
     pub shutdown_timeout_secs: u64,
     #[command(flatten)]
     pub notify: NotifyArgs,
+    /// Post a digest every so often, e.g. `7d` or `24h` (the first one period after start).
+    #[arg(long, env = "DIGEST_EVERY")]
+    pub digest_every: Option<String>,
+    /// Post a digest on a cron schedule (5 fields, UTC), e.g. `0 9 * * MON`.
+    #[arg(long, env = "DIGEST_CRON")]
+    pub digest_cron: Option<String>,
+    /// Channel ID for the digest (default: SLACK_CHANNEL).
+    #[arg(long, env = "DIGEST_CHANNEL")]
+    pub digest_channel: Option<String>,
 }
 
 /// Channel notifications: EventBridge (or SNS) → Slack.
@@ -147,6 +164,19 @@ pub struct NotifyArgs {
     /// kept in memory, lost on restart.
     #[arg(long, env = "STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BotSettings {
+    pub token: BotToken,
+    pub api_url: String,
+}
+
+/// When and where the digest is posted.
+#[derive(Debug, Clone)]
+pub struct DigestSettings {
+    pub schedule: crate::digest::Schedule,
+    pub channel: String,
 }
 
 /// What the notifier runs with.
@@ -218,6 +248,16 @@ pub enum ConfigError {
     BadHeaderName(String),
     #[error("SLACK_API_URL `{0}` is not an http(s) URL")]
     BadSlackApiUrl(String),
+    #[error("{0}")]
+    Accounts(#[from] crate::aws::accounts::AccountsError),
+    #[error("DIGEST_EVERY `{0}` is not a period like 7d or 24h")]
+    BadDigestEvery(String),
+    #[error("DIGEST_CRON `{0}` is not a cron schedule like `0 9 * * MON`: {1}")]
+    BadDigestCron(String, String),
+    #[error("DIGEST_EVERY / DIGEST_CRON need SLACK_BOT_TOKEN to post the digest")]
+    DigestNeedsToken,
+    #[error("DIGEST_EVERY / DIGEST_CRON need DIGEST_CHANNEL (or SLACK_CHANNEL): a channel ID like C0123ABCD")]
+    DigestNeedsChannel,
 }
 
 /// What `serve` runs with.
@@ -226,14 +266,32 @@ pub struct ServeSettings {
     pub listen_addr: SocketAddr,
     pub signing_secrets: SigningSecrets,
     pub regions: Vec<String>,
+    /// Accounts to report on (empty: the app's own).
+    pub accounts: Vec<Account>,
     pub access: AccessPolicy,
     pub query_timeout: Duration,
     pub drain_timeout: Duration,
     /// Channel notifications, when EVENTS_API_KEY or SNS_TOPIC_ARNS is set.
     pub notify: Option<NotifySettings>,
+    /// The bot token and API URL, when SLACK_BOT_TOKEN is set (CSV exports, digests,
+    /// notifications).
+    pub bot: Option<BotSettings>,
+    /// The scheduled digest, when DIGEST_EVERY or DIGEST_CRON is set.
+    pub digest: Option<DigestSettings>,
 }
 
 impl RegionArgs {
+    /// The configured accounts; empty means the app's own.
+    pub fn accounts(&self) -> Result<Vec<Account>, ConfigError> {
+        Ok(match (&self.accounts_file, &self.accounts) {
+            (Some(path), _) => crate::aws::accounts::parse_file(path)?,
+            (None, Some(value)) if !value.trim().is_empty() => {
+                crate::aws::accounts::parse_env(value)?
+            }
+            _ => Vec::new(),
+        })
+    }
+
     pub fn parse(&self) -> Result<Vec<String>, ConfigError> {
         let regions: Vec<String> = self
             .cloudtrail_regions
@@ -274,6 +332,7 @@ impl ServeArgs {
             listen_addr,
             signing_secrets,
             regions: self.regions.parse()?,
+            accounts: self.regions.accounts()?,
             access: AccessPolicy::new(
                 &self.allowed_team_ids,
                 &self.allowed_channel_ids,
@@ -282,11 +341,55 @@ impl ServeArgs {
             query_timeout: Duration::from_secs(self.query_timeout_secs),
             drain_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             notify: self.notify.settings()?,
+            bot: self.notify.bot()?,
+            digest: self.digest()?,
         })
+    }
+
+    fn digest(&self) -> Result<Option<DigestSettings>, ConfigError> {
+        let schedule = match (&self.digest_every, &self.digest_cron) {
+            (Some(every), _) if !every.trim().is_empty() => {
+                crate::digest::Schedule::every(every)
+                    .map_err(|_| ConfigError::BadDigestEvery(every.clone()))?
+            }
+            (_, Some(cron)) if !cron.trim().is_empty() => crate::digest::Schedule::cron(cron)
+                .map_err(|e| ConfigError::BadDigestCron(cron.clone(), e))?,
+            _ => return Ok(None),
+        };
+        if self.notify.bot()?.is_none() {
+            return Err(ConfigError::DigestNeedsToken);
+        }
+        let channel = self
+            .digest_channel
+            .clone()
+            .or_else(|| self.notify.slack_channel.clone())
+            .filter(|c| !c.trim().is_empty())
+            .ok_or(ConfigError::DigestNeedsChannel)?;
+        Ok(Some(DigestSettings { schedule, channel }))
     }
 }
 
 impl NotifyArgs {
+    /// The bot token and API URL, whenever SLACK_BOT_TOKEN is set.
+    pub fn bot(&self) -> Result<Option<BotSettings>, ConfigError> {
+        let Some(token) = self
+            .slack_bot_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        else {
+            return Ok(None);
+        };
+        let api_url = self.slack_api_url.trim().to_owned();
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            return Err(ConfigError::BadSlackApiUrl(api_url));
+        }
+        Ok(Some(BotSettings {
+            token: BotToken::new(token),
+            api_url,
+        }))
+    }
+
     pub fn settings(&self) -> Result<Option<NotifySettings>, ConfigError> {
         let events_keys = ApiKeys::parse(
             self.events_api_key.as_deref().unwrap_or(""),
@@ -382,6 +485,8 @@ mod tests {
             .starts_with("LISTEN_ADDR"));
         let regions = RegionArgs {
             cloudtrail_regions: vec!["us east".into()],
+            accounts: None,
+            accounts_file: None,
         };
         assert!(regions
             .parse()

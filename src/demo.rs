@@ -42,6 +42,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let app = Application::build(
         serve_args.settings()?,
         source,
+        None,
         crate::metrics::Metrics::new(),
     )
     .await?;
@@ -114,6 +115,8 @@ impl ServeArgs {
             listen_addr: String::new(),
             regions: crate::config::RegionArgs {
                 cloudtrail_regions: vec!["us-east-1".into()],
+                accounts: None,
+                accounts_file: None,
             },
             allowed_team_ids: vec![],
             allowed_channel_ids: vec![],
@@ -121,6 +124,9 @@ impl ServeArgs {
             query_timeout_secs: 30,
             shutdown_timeout_secs: 5,
             notify: crate::config::NotifyArgs::default(),
+            digest_every: None,
+            digest_cron: None,
+            digest_channel: None,
         }
     }
 }

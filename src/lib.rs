@@ -13,6 +13,7 @@
 //! - [`startup`]: the HTTP application (router, state, graceful shutdown), shared by
 //!   `serve`, `demo` and the tests.
 //! - [`pacer`]: spacing calls under an API's rate limit (CloudTrail, Slack).
+//! - [`digest`]: the scheduled digest (DIGEST_EVERY / DIGEST_CRON).
 //! - [`metrics`]: Prometheus counters and histograms for `/metrics`.
 //! - [`config`]: flags and environment, parsed once into typed settings.
 //! - [`serve`], [`query`], [`demo`], [`check`]: the subcommands.
@@ -21,6 +22,7 @@ pub mod aws;
 pub mod check;
 pub mod config;
 pub mod demo;
+pub mod digest;
 pub mod domain;
 pub mod metrics;
 pub mod notify;

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::aws::events_file::Loaded;
-use crate::aws::{sdk_config_loader, ActivitySource, CloudTrail};
+use std::time::Duration;
+
+use crate::aws::{connect, sdk_config_loader, ActivitySource};
 use crate::config::QueryArgs;
 use crate::domain::{Command, USAGE};
 use crate::metrics::Metrics;
@@ -22,25 +24,36 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         Err(e) => anyhow::bail!("{e}\n\n{}", USAGE.replace(['*', '`'], "")),
     };
     let now = chrono::Utc::now();
-    let (source, window) = match &args.events_file {
+    let (source, window, agreements) = match &args.events_file {
         Some(path) => {
             let loaded = Loaded::from_path(path)?;
             (
                 ActivitySource::Fixed(Arc::new(loaded)),
                 query.window.resolve_unbounded(now)?,
+                None,
             )
         }
         None => {
             let regions = args.regions.parse()?;
+            let accounts = args.regions.accounts()?;
             let sdk = sdk_config_loader().load().await;
+            let aws = connect(&sdk, &accounts, &regions, &Metrics::new()).await;
             (
-                ActivitySource::CloudTrail(CloudTrail::new(&sdk, &regions, &Metrics::new())),
+                ActivitySource::CloudTrail(aws.cloudtrail),
                 query.window.resolve(now)?,
+                Some(aws.agreements),
             )
         }
     };
-    let fetched = source.lookup(&window).await;
-    let report = Report::build(fetched, query.filter, window, source.source_count());
+    let fetched = source.lookup(&window, query.account.as_deref()).await;
+    let mut report = Report::build(fetched, query.filter, window);
+    report.by_account = source.accounts().len() > 1;
+    if let Some(agreements) = agreements {
+        report.details_unavailable = agreements
+            .enrich(&mut report.activities, Duration::from_secs(10))
+            .await
+            .map(|why| why.user_message().to_owned());
+    }
     let mut out = std::io::stdout().lock();
     format::write(&report, args.format, &mut out).context("writing the report")?;
     if report.nothing_answered {

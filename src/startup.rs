@@ -22,8 +22,10 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::aws::agreements::Agreements;
 use crate::aws::ActivitySource;
-use crate::config::ServeSettings;
+use crate::config::{DigestSettings, ServeSettings};
+use crate::digest::{self, Clock, SystemClock};
 use crate::metrics::{HttpLabels, Metrics};
 use crate::notify;
 use crate::notify::deliver::Notifier;
@@ -34,6 +36,7 @@ use crate::slack::access::AccessPolicy;
 use crate::slack::commands;
 use crate::slack::signature::SigningSecrets;
 use crate::slack::web_api::SlackApi;
+use tokio_util::sync::CancellationToken;
 
 /// Everything a handler needs, built once at start-up. Cheap to clone.
 #[derive(Clone)]
@@ -51,6 +54,10 @@ pub struct AppState {
     pub events_keys: Option<ApiKeys>,
     pub sns: Option<Arc<SnsVerifier>>,
     pub metrics: Metrics,
+    /// Agreement details (DescribeAgreement); `None` for sources that aren't AWS (the demo).
+    pub agreements: Option<Agreements>,
+    /// The Web API with the bot token, when SLACK_BOT_TOKEN is set (CSV exports, digests).
+    pub slack_api: Option<SlackApi>,
     /// Set once shutdown starts, so `/readyz` tells load balancers to stop sending.
     pub shutting_down: Arc<AtomicBool>,
 }
@@ -62,12 +69,16 @@ pub struct Application {
     tasks: TaskTracker,
     drain_timeout: Duration,
     shutting_down: Arc<AtomicBool>,
+    state: AppState,
+    digest: Option<DigestSettings>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Application {
     pub async fn build(
         settings: ServeSettings,
         source: ActivitySource,
+        agreements: Option<Agreements>,
         metrics: Metrics,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.listen_addr).await?;
@@ -83,7 +94,14 @@ impl Application {
                 let store = open_store(notify.state_dir.as_deref()).await;
                 let api =
                     SlackApi::new(http.clone(), &notify.api_url, notify.token, metrics.clone());
-                let notifier = Arc::new(Notifier::new(api, notify.routes, store, metrics.clone()));
+                let notifier = Arc::new(Notifier::new(
+                    api,
+                    notify.routes,
+                    store,
+                    metrics.clone(),
+                    agreements.clone(),
+                    source.accounts(),
+                ));
                 let sns = (!notify.sns_topic_arns.is_empty()).then(|| {
                     Arc::new(SnsVerifier::new(
                         http.clone(),
@@ -107,6 +125,9 @@ impl Application {
                 (None, None, None)
             }
         };
+        let slack_api = settings
+            .bot
+            .map(|b| SlackApi::new(http.clone(), &b.api_url, b.token, metrics.clone()));
         let state = AppState {
             signing: settings.signing_secrets,
             access: Arc::new(settings.access),
@@ -117,17 +138,30 @@ impl Application {
             notifier,
             events_keys,
             sns,
+            slack_api,
             metrics,
+            agreements,
             shutting_down: Arc::default(),
         };
         let shutting_down = state.shutting_down.clone();
+        if let Some(d) = &settings.digest {
+            tracing::info!(channel = %d.channel, "digests on");
+        }
         Ok(Self {
             listener,
-            router: router(state),
+            router: router(state.clone()),
             tasks,
             drain_timeout: settings.drain_timeout,
             shutting_down,
+            state,
+            digest: settings.digest,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Replaces the clock the digest schedule follows (tests drive it by hand).
+    pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.clock = clock;
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -142,10 +176,21 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let stop = CancellationToken::new();
+        if let Some(d) = self.digest {
+            self.tasks.spawn(digest::run(
+                self.state.clone(),
+                d.schedule,
+                d.channel,
+                self.clock.clone(),
+                stop.clone(),
+            ));
+        }
         let flag = self.shutting_down.clone();
         let shutdown = async move {
             shutdown.await;
             flag.store(true, Ordering::SeqCst);
+            stop.cancel();
         };
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)

@@ -38,14 +38,29 @@ fn query_reads_saved_lookup_events_as_csv() {
     );
     let mut rows = csv::Reader::from_reader(&out.stdout[..]);
     let header: Vec<String> = rows.headers().unwrap().iter().map(str::to_owned).collect();
-    assert_eq!(header[..4], ["time", "account", "region", "kind"]);
+    assert_eq!(
+        header,
+        [
+            "time",
+            "account",
+            "alias",
+            "region",
+            "kind",
+            "event_name",
+            "agreement_id",
+            "product",
+            "seller",
+            "actor",
+            "source_ip",
+            "error_code"
+        ]
+    );
     let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
     let col = |r: &csv::StringRecord, name: &str| {
         r[header.iter().position(|h| h == name).unwrap()].to_owned()
     };
     assert_eq!(rows.len(), 3);
     assert_eq!(col(&rows[0], "time"), "2026-11-03T09:12:05Z");
-    assert_eq!(col(&rows[0], "outcome"), "failed");
     assert_eq!(col(&rows[0], "error_code"), "AccessDeniedException");
     assert_eq!(col(&rows[1], "kind"), "Cancellation");
     assert_eq!(col(&rows[1], "actor"), "bob (role ProcurementAdmin)");

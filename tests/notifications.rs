@@ -17,6 +17,30 @@ fn notify_app() -> Options {
     }
 }
 
+/// What DescribeAgreement says about the fixtures' agreement.
+pub fn fixture_agreement() -> Value {
+    json!({
+        "agreementId": "agmt-cx71281flrkxyks8eurk5nlyk",
+        "acceptor": {"accountId": "111122223333"},
+        "proposer": {"accountId": "444455556666"},
+        "startTime": 1793634417,
+        "endTime": 1825199999,
+        "acceptanceTime": 1793634417,
+        "agreementType": "PurchaseAgreement",
+        "status": "ACTIVE",
+        "estimatedCharges": {"currencyCode": "USD", "agreementValue": "12000.00"},
+        "proposalSummary": {"offerId": "offer-7abcd3efgh2ij", "resources": [{"id": "prod-2xyzexample9", "type": "SaaSProduct"}]}
+    })
+}
+
+/// The notifier, with the fixtures' agreement known to the fake Agreement API.
+async fn spawn_notifier(options: Options) -> TestApp {
+    let app = spawn_app(options).await;
+    app.cloudtrail
+        .add_agreement("agmt-cx71281flrkxyks8eurk5nlyk", fixture_agreement());
+    app
+}
+
 /// A CloudTrail record as EventBridge delivers it.
 fn via_eventbridge(record: Value, id: &str) -> Value {
     json!({
@@ -81,7 +105,7 @@ async fn each_family_posts_once_rendered_as_intended() {
         ("cloudtrail-failed-attempt", ct_denied()),
     ];
     for (name, event) in cases {
-        let app = spawn_app(notify_app()).await;
+        let app = spawn_notifier(notify_app()).await;
         let (status, _, body) = app.send_event(&event).await;
         assert_eq!(
             (status, body["status"].as_str()),
@@ -97,7 +121,7 @@ async fn each_family_posts_once_rendered_as_intended() {
 
 #[tokio::test]
 async fn purchases_and_cancellations_are_unmistakable() {
-    let app = spawn_app(notify_app()).await;
+    let app = spawn_notifier(notify_app()).await;
     app.send_event(&native_created()).await;
     let post = &app.slack.posts()[0];
     let text = text_of(post);
@@ -114,7 +138,7 @@ async fn purchases_and_cancellations_are_unmistakable() {
         post.text
     );
 
-    let app = spawn_app(notify_app()).await;
+    let app = spawn_notifier(notify_app()).await;
     app.send_event(&ct_cancel()).await;
     let text = text_of(&app.slack.posts()[0]);
     assert!(
@@ -126,7 +150,7 @@ async fn purchases_and_cancellations_are_unmistakable() {
 
 #[tokio::test]
 async fn a_duplicate_posts_once() {
-    let app = spawn_app(notify_app()).await;
+    let app = spawn_notifier(notify_app()).await;
     let (s1, _, b1) = app.send_event(&ct_purchase()).await;
     let (s2, _, b2) = app.send_event(&ct_purchase()).await;
     // The same CloudTrail call under a new EventBridge id (a replay) is the same activity.
@@ -148,7 +172,7 @@ async fn a_duplicate_posts_once() {
 #[tokio::test]
 async fn the_cloudtrail_call_and_marketplace_event_become_one_message() {
     for reversed in [false, true] {
-        let app = spawn_app(notify_app()).await;
+        let app = spawn_notifier(notify_app()).await;
         let (first, second) = if reversed {
             (native_created(), ct_purchase())
         } else {
@@ -219,7 +243,7 @@ async fn later_activity_goes_in_the_agreements_thread() {
 
 #[tokio::test]
 async fn an_amendment_is_recognised_from_its_request() {
-    let app = spawn_app(notify_app()).await;
+    let app = spawn_notifier(notify_app()).await;
     let mut create = fixture("cloudtrail-accept-agreement-request.json");
     create["eventName"] = json!("CreateAgreementRequest");
     create["eventID"] = json!("ct-create-1");
@@ -266,7 +290,7 @@ async fn per_kind_channels() {
 
 #[tokio::test]
 async fn slack_500_then_success_and_429_within_the_budget() {
-    let app = spawn_app(notify_app()).await;
+    let app = spawn_notifier(notify_app()).await;
     app.slack.api_faults(&[
         ApiFault::Status(500),
         ApiFault::RateLimited {
@@ -285,7 +309,7 @@ async fn slack_500_then_success_and_429_within_the_budget() {
 
 #[tokio::test]
 async fn a_retry_after_beyond_the_budget_asks_eventbridge_to_come_back() {
-    let app = spawn_app(notify_app()).await;
+    let app = spawn_notifier(notify_app()).await;
     app.slack.api_faults(&[ApiFault::RateLimited {
         retry_after_secs: 30,
     }]);
@@ -300,7 +324,7 @@ async fn a_retry_after_beyond_the_budget_asks_eventbridge_to_come_back() {
 
 #[tokio::test]
 async fn an_outage_longer_than_the_budget_gives_503_and_the_retry_posts_once() {
-    let app = spawn_app(notify_app()).await;
+    let app = spawn_notifier(notify_app()).await;
     app.slack.api_faults(&vec![ApiFault::Status(503); 100]);
     let started = std::time::Instant::now();
     let (status, retry_after, _) = app.send_event(&ct_purchase()).await;
@@ -327,7 +351,7 @@ async fn a_slack_configuration_error_is_retried_until_fixed() {
         "invalid_auth",
         "missing_scope",
     ] {
-        let app = spawn_app(notify_app()).await;
+        let app = spawn_notifier(notify_app()).await;
         app.slack.api_faults(&[ApiFault::Error(error)]);
         let (status, retry_after, body) = app.send_event(&ct_purchase()).await;
         assert_eq!(status, 503, "{error}: {body}");
@@ -341,7 +365,7 @@ async fn a_slack_configuration_error_is_retried_until_fixed() {
 
 #[tokio::test]
 async fn unauthorised_oversized_malformed_and_irrelevant_input() {
-    let app = spawn_app(notify_app()).await;
+    let app = spawn_notifier(notify_app()).await;
     let body = ct_purchase().to_string();
     assert_eq!(app.send_event_with_key(&body, None).await.0, 401);
     assert_eq!(app.send_event_with_key(&body, Some("wrong")).await.0, 401);
@@ -380,7 +404,7 @@ async fn the_events_route_is_not_served_without_a_key() {
 
 #[tokio::test]
 async fn a_burst_of_twenty_to_one_channel_is_all_delivered_paced() {
-    let app = std::sync::Arc::new(spawn_app(notify_app()).await);
+    let app = std::sync::Arc::new(spawn_notifier(notify_app()).await);
     let mut tasks = Vec::new();
     for n in 0..20 {
         let app = app.clone();

@@ -12,8 +12,9 @@ use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use aws_sdk_cloudtrail::Client;
 use tokio::task::JoinSet;
 
+use super::accounts::Account;
 use super::record::{parse_record, AGREEMENT_EVENT_SOURCE};
-use super::{Fetched, LookupError};
+use super::{Failure, Fetched, LookupError};
 use crate::domain::TimeWindow;
 use crate::metrics::{AttemptLabels, Metrics, RegionLabels};
 use crate::pacer::Pacer;
@@ -24,13 +25,15 @@ pub const LOOKUP_INTERVAL: Duration = Duration::from_millis(525);
 /// The largest page LookupEvents returns.
 const PAGE_SIZE: i32 = 50;
 
-/// One client per configured region, each with its own pacer.
+/// One client per account and region, each with its own pacer (CloudTrail's limit is per
+/// account and region, so each pair gets the whole budget).
 #[derive(Clone)]
 pub struct CloudTrail {
     regions: Arc<[RegionClient]>,
 }
 
 struct RegionClient {
+    account: Account,
     region: String,
     client: Client,
     pacer: Pacer,
@@ -92,9 +95,21 @@ impl CloudTrail {
     /// Builds one client per region from the shared SDK configuration (credentials, endpoint
     /// overrides such as `AWS_ENDPOINT_URL_CLOUDTRAIL`, retry and timeout settings).
     pub fn new(sdk: &aws_config::SdkConfig, regions: &[String], metrics: &Metrics) -> Self {
-        let regions = regions
+        Self::for_accounts(&[(Account::ambient(), sdk.clone())], regions, metrics)
+    }
+
+    /// Clients for every account × region; each account's SDK configuration carries its
+    /// credentials (see [`Account::sdk_config`]).
+    pub fn for_accounts(
+        accounts: &[(Account, aws_config::SdkConfig)],
+        regions: &[String],
+        metrics: &Metrics,
+    ) -> Self {
+        let pairs = accounts
             .iter()
-            .map(|region| {
+            .flat_map(|(account, sdk)| regions.iter().map(move |region| (account, sdk, region)));
+        let regions = pairs
+            .map(|(account, sdk, region)| {
                 let conf = aws_sdk_cloudtrail::config::Builder::from(sdk)
                     .region(aws_config::Region::new(region.clone()))
                     .interceptor(AttemptCounter {
@@ -103,6 +118,7 @@ impl CloudTrail {
                     })
                     .build();
                 RegionClient {
+                    account: account.clone(),
                     region: region.clone(),
                     client: Client::from_conf(conf),
                     pacer: Pacer::new(LOOKUP_INTERVAL),
@@ -115,7 +131,7 @@ impl CloudTrail {
 
     /// One small LookupEvents per region (the last hour, one result): proves the credentials
     /// and the permission without reading much. For `marketplace-activity check`.
-    pub async fn probe(&self) -> Vec<(String, Result<(), LookupError>)> {
+    pub async fn probe(&self) -> Vec<(Failure, Result<(), LookupError>)> {
         let mut results = Vec::new();
         for r in self.regions.iter() {
             r.pacer.wait().await;
@@ -133,7 +149,12 @@ impl CloudTrail {
                 .await
                 .map(drop)
                 .map_err(|e| LookupError::from_sdk(&e));
-            results.push((r.region.clone(), result));
+            let place = Failure {
+                account: r.account.clone(),
+                region: r.region.clone(),
+                error: LookupError::Other(String::new()),
+            };
+            results.push((place, result));
         }
         results
     }
@@ -142,11 +163,26 @@ impl CloudTrail {
         self.regions.iter().map(|r| r.region.as_str())
     }
 
-    /// Fetches the window from every region concurrently. A region that fails is reported in
-    /// [`Fetched::failures`] and does not hide the others' results.
-    pub async fn lookup(&self, window: &TimeWindow) -> Fetched {
+    /// The configured accounts, once each.
+    pub fn accounts(&self) -> Vec<Account> {
+        let mut out: Vec<Account> = Vec::new();
+        for r in self.regions.iter() {
+            if !out.contains(&r.account) {
+                out.push(r.account.clone());
+            }
+        }
+        out
+    }
+
+    /// Fetches the window from every account and region (or only the accounts `account`
+    /// names) concurrently. A pair that fails is reported in [`Fetched::failures`] and does not
+    /// hide the others' results.
+    pub async fn lookup(&self, window: &TimeWindow, account: Option<&str>) -> Fetched {
         let mut set = JoinSet::new();
         for index in 0..self.regions.len() {
+            if account.is_some_and(|a| !self.regions[index].account.matches(a)) {
+                continue;
+            }
             let this = self.clone();
             let window = window.clone();
             set.spawn(async move { this.regions[index].lookup(&window).await });
@@ -156,10 +192,11 @@ impl CloudTrail {
             match joined {
                 Ok(part) => fetched.merge(part),
                 // A panic in a region task is a bug; report it rather than take the answer down.
-                Err(e) => fetched.failures.push((
-                    "unknown".into(),
-                    LookupError::Other(format!("region task failed: {e}")),
-                )),
+                Err(e) => fetched.failures.push(Failure {
+                    account: Account::ambient(),
+                    region: "unknown".into(),
+                    error: LookupError::Other(format!("lookup task failed: {e}")),
+                }),
             }
         }
         fetched.sort_newest_first();
@@ -169,7 +206,10 @@ impl CloudTrail {
 
 impl RegionClient {
     async fn lookup(&self, window: &TimeWindow) -> Fetched {
-        let mut fetched = Fetched::default();
+        let mut fetched = Fetched {
+            sources: 1,
+            ..Fetched::default()
+        };
         let attribute = agreement_source();
         let start = aws_smithy_types::DateTime::from_secs(window.start.timestamp());
         let end = aws_smithy_types::DateTime::from_secs(window.end.timestamp());
@@ -198,8 +238,12 @@ impl RegionClient {
                 Ok(page) => page,
                 Err(err) => {
                     let err = LookupError::from_sdk(&err);
-                    tracing::warn!(region = %self.region, error = %err, "LookupEvents failed");
-                    fetched.failures.push((self.region.clone(), err));
+                    tracing::warn!(account = %self.account.label(), region = %self.region, error = %err, "LookupEvents failed");
+                    fetched.failures.push(Failure {
+                        account: self.account.clone(),
+                        region: self.region.clone(),
+                        error: err,
+                    });
                     return fetched;
                 }
             };
@@ -211,7 +255,13 @@ impl RegionClient {
             );
             for event in page.events() {
                 match event.cloud_trail_event().map(parse_record) {
-                    Some(Ok(Some(activity))) => fetched.activities.push(activity),
+                    Some(Ok(Some(mut activity))) => {
+                        activity.account_alias.clone_from(&self.account.alias);
+                        if activity.account_id.is_none() {
+                            activity.account_id.clone_from(&self.account.id);
+                        }
+                        fetched.activities.push(activity);
+                    }
                     Some(Ok(None)) => {}
                     Some(Err(e)) => {
                         tracing::warn!(region = %self.region, event_id = ?event.event_id(), error = %e, "skipping unreadable CloudTrail record");

@@ -144,6 +144,7 @@ impl Loaded {
                 .collect(),
             skipped: self.skipped,
             calls: 0,
+            sources: 1,
             failures: Vec::new(),
         }
     }

@@ -1,10 +1,14 @@
 //! The AWS side: where agreement activity comes from.
 //!
+//! - [`accounts`]: the accounts to report on, with their aliases and roles.
+//! - [`agreements`]: agreement details (product, seller, value, term) from DescribeAgreement.
 //! - [`cloudtrail`]: CloudTrail LookupEvents, paced and paginated, across regions.
 //! - [`record`]: one CloudTrail record (JSON) into an [`Activity`].
 //! - [`events_file`]: records saved to a file (trail logs from S3, saved LookupEvents output),
 //!   for `query --events-file` and the demo.
 
+pub mod accounts;
+pub mod agreements;
 pub mod cloudtrail;
 pub mod events_file;
 pub mod record;
@@ -40,7 +44,28 @@ pub struct Fetched {
     pub skipped: usize,
     /// LookupEvents calls made (0 for a file).
     pub calls: u32,
-    pub failures: Vec<(String, LookupError)>,
+    /// Account × region pairs asked (1 for a file).
+    pub sources: usize,
+    pub failures: Vec<Failure>,
+}
+
+/// One account and region whose lookup failed, and why.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub account: accounts::Account,
+    pub region: String,
+    pub error: LookupError,
+}
+
+impl Failure {
+    /// "eu-west-1", or "prod (111122223333) eu-west-1" when accounts are configured.
+    pub fn place(&self) -> String {
+        if self.account == accounts::Account::ambient() {
+            self.region.clone()
+        } else {
+            format!("{} {}", self.account.label(), self.region)
+        }
+    }
 }
 
 impl Fetched {
@@ -48,6 +73,7 @@ impl Fetched {
         self.activities.extend(other.activities);
         self.skipped += other.skipped;
         self.calls += other.calls;
+        self.sources += other.sources;
         self.failures.extend(other.failures);
     }
 
@@ -92,6 +118,37 @@ impl LookupError {
     }
 }
 
+/// Everything the app asks AWS, built once at start-up for the configured accounts.
+pub struct Aws {
+    pub cloudtrail: CloudTrail,
+    pub agreements: agreements::Agreements,
+}
+
+/// Builds one CloudTrail client per account × region and one DescribeAgreement client per
+/// account. Accounts with a role get credentials from assuming it (lazily, on first use, and
+/// refreshed by the SDK), so a broken role fails only its own account's lookups.
+pub async fn connect(
+    base: &aws_config::SdkConfig,
+    accounts: &[accounts::Account],
+    regions: &[String],
+    metrics: &crate::metrics::Metrics,
+) -> Aws {
+    let mut configs = Vec::new();
+    let ambient = [accounts::Account::ambient()];
+    let accounts = if accounts.is_empty() {
+        &ambient[..]
+    } else {
+        accounts
+    };
+    for account in accounts {
+        configs.push((account.clone(), account.sdk_config(base).await));
+    }
+    Aws {
+        cloudtrail: CloudTrail::for_accounts(&configs, regions, metrics),
+        agreements: agreements::Agreements::new(&configs),
+    }
+}
+
 /// Where a report's activities come from: CloudTrail, or records loaded once from a file
 /// (archived trail logs, or the demo's sample events).
 #[derive(Clone)]
@@ -101,19 +158,30 @@ pub enum ActivitySource {
 }
 
 impl ActivitySource {
-    pub async fn lookup(&self, window: &TimeWindow) -> Fetched {
+    /// The activities in `window`, from every account (or the one `account` names).
+    pub async fn lookup(&self, window: &TimeWindow, account: Option<&str>) -> Fetched {
         match self {
-            Self::CloudTrail(ct) => ct.lookup(window).await,
-            Self::Fixed(loaded) => loaded.within(window),
+            Self::CloudTrail(ct) => ct.lookup(window, account).await,
+            Self::Fixed(loaded) => {
+                let mut fetched = loaded.within(window);
+                if let Some(word) = account {
+                    fetched.activities.retain(|a| {
+                        a.account_alias
+                            .as_deref()
+                            .is_some_and(|x| x.eq_ignore_ascii_case(word))
+                            || a.account_id.as_deref() == Some(word)
+                    });
+                }
+                fetched
+            }
         }
     }
 
-    /// How many independent sources a lookup asks (regions); when all of them fail there is
-    /// nothing to show but the error.
-    pub fn source_count(&self) -> usize {
+    /// The configured accounts (one ambient account when none are).
+    pub fn accounts(&self) -> Vec<accounts::Account> {
         match self {
-            Self::CloudTrail(ct) => ct.regions().count(),
-            Self::Fixed(_) => 1,
+            Self::CloudTrail(ct) => ct.accounts(),
+            Self::Fixed(_) => vec![accounts::Account::ambient()],
         }
     }
 

@@ -135,6 +135,7 @@ fn from_raw(raw: RawRecord) -> Option<Activity> {
         account_id: identity
             .and_then(|u| u.account_id.clone())
             .or(raw.recipient_account_id),
+        account_alias: None,
         actor,
         region: raw.aws_region.unwrap_or_else(|| "unknown".into()),
         time: raw.event_time,

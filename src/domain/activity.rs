@@ -279,6 +279,9 @@ pub struct AgreementFacts {
     pub status: Option<String>,
     pub starts: Option<DateTime<Utc>>,
     pub ends: Option<DateTime<Utc>>,
+    /// DescribeAgreement's estimated agreement value, as sent (a decimal string).
+    pub value: Option<String>,
+    pub currency: Option<String>,
 }
 
 impl AgreementFacts {
@@ -302,6 +305,8 @@ impl AgreementFacts {
         fill(&mut self.status, &other.status);
         fill(&mut self.starts, &other.starts);
         fill(&mut self.ends, &other.ends);
+        fill(&mut self.value, &other.value);
+        fill(&mut self.currency, &other.currency);
     }
 }
 
@@ -320,6 +325,9 @@ pub struct Activity {
     pub intent: Option<Intent>,
     pub actor: Actor,
     pub account_id: Option<String>,
+    /// The alias configured for the account (`ACCOUNTS`), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_alias: Option<String>,
     pub region: String,
     pub time: DateTime<Utc>,
     pub source_ip: Option<String>,

@@ -10,9 +10,11 @@ use crate::domain::Activity;
 
 /// Shown by `help` and after every mistake.
 pub const USAGE: &str = "\
-*Usage:* `/marketplace-activity [window] [filter] [share]`
+*Usage:* `/marketplace-activity [window] [filter] [account:<alias>] [csv] [share]`
 • *window*: `24h`, `7d` (default), `30d`, `90d`, any `<N>h` or `<N>d`, `since 2026-11-01`, or `2026-11-01..2026-11-15` (CloudTrail keeps 90 days)
 • *filter*: `all` (default), `purchases`, `cancellations`, or an agreement id like `agmt-cx71281flrkxyks8eurk5nlyk` for its whole history
+• `account:<alias or id>`: only that AWS account
+• `csv`: also upload the full result as a CSV file
 • `share`: post the answer in the channel instead of only to you
 • `help`: show this
 Examples: `/marketplace-activity` · `/marketplace-activity 30d purchases` · `/marketplace-activity since 2026-11-01 cancellations share`";
@@ -59,6 +61,10 @@ pub struct Query {
     pub filter: Filter,
     /// Post the answer in the channel (`in_channel`) rather than only to the caller.
     pub share: bool,
+    /// Only this account (`account:<alias or id>`).
+    pub account: Option<String>,
+    /// Also upload the full result as a CSV file (`csv`).
+    pub csv: bool,
 }
 
 /// What the person asked for.
@@ -85,6 +91,8 @@ pub enum CommandError {
     WindowTooLong(String),
     #[error("`{0}` is an empty window.")]
     EmptyWindow(String),
+    #[error("`account:` needs an alias or an account id after it, like `account:prod`.")]
+    AccountWithoutName,
 }
 
 fn quote_all(words: &[String]) -> String {
@@ -140,8 +148,16 @@ impl Command {
                 query.filter = filter;
                 continue;
             }
+            if let Some(account) = word.strip_prefix("account:") {
+                if account.is_empty() {
+                    return Err(CommandError::AccountWithoutName);
+                }
+                query.account = Some(raw["account:".len()..].to_owned());
+                continue;
+            }
             match word.as_str() {
                 "share" | "public" => query.share = true,
+                "csv" | "export" => query.csv = true,
                 "help" => return Ok(Self::Help),
                 _ => not_understood.push(truncate(raw, 60)),
             }
@@ -196,7 +212,22 @@ mod tests {
             window,
             filter,
             share,
+            ..Query::default()
         })
+    }
+
+    #[test]
+    fn account_and_csv() {
+        let Ok(Command::Report(q)) = Command::parse("90d csv account:Prod purchases") else {
+            panic!()
+        };
+        assert_eq!(q.account.as_deref(), Some("Prod"));
+        assert!(q.csv);
+        assert_eq!(q.filter, Filter::Purchases);
+        assert_eq!(
+            Command::parse("account:"),
+            Err(CommandError::AccountWithoutName)
+        );
     }
 
     fn day(s: &str) -> NaiveDate {

@@ -20,6 +20,8 @@ use tokio::time::Instant;
 
 use super::event::Received;
 use super::store::{Store, StoreError, Table};
+use crate::aws::accounts::Account;
+use crate::aws::agreements::Agreements;
 use crate::domain::{Activity, ActivityKind, AgreementFacts, Intent, Origin};
 use crate::metrics::Metrics;
 use crate::pacer::Pacer;
@@ -31,6 +33,8 @@ use crate::slack::web_api::{ApiError, ChannelMessage, SlackApi};
 pub const MERGE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Slack's guidance: about one message per second per channel.
 pub const CHANNEL_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest a notification waits for agreement details; they must never hold a message up.
+const DETAILS_BUDGET: Duration = Duration::from_millis(1_000);
 /// Time kept for one Slack call. The deadline leaves a second of EventBridge's 5 s unused, so
 /// a call started at the deadline may still take this long.
 const CALL_ALLOWANCE: Duration = Duration::from_millis(800);
@@ -115,6 +119,8 @@ fn same_change(a: &ActivityKind, b: &ActivityKind) -> bool {
 
 pub struct Notifier {
     metrics: Metrics,
+    agreements: Option<Agreements>,
+    accounts: Vec<Account>,
     api: SlackApi,
     routes: Routes,
     store: Store,
@@ -123,9 +129,18 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn new(api: SlackApi, routes: Routes, store: Store, metrics: Metrics) -> Self {
+    pub fn new(
+        api: SlackApi,
+        routes: Routes,
+        store: Store,
+        metrics: Metrics,
+        agreements: Option<Agreements>,
+        accounts: Vec<Account>,
+    ) -> Self {
         Self {
             metrics,
+            agreements,
+            accounts,
             api,
             routes,
             store,
@@ -185,6 +200,15 @@ impl Notifier {
             return Ok(Delivered::Recorded);
         }
         self.refine_kind(&mut activity).await;
+        if activity.account_alias.is_none() {
+            activity.account_alias = self
+                .accounts
+                .iter()
+                .find(|a| a.id.is_some() && a.id == activity.account_id)
+                .and_then(|a| a.alias.clone());
+        }
+        let note = self.enrich(&mut activity).await;
+        let note = note.as_deref();
 
         let agreement = activity.agreement_id.as_ref().map(|id| id.to_string());
         let mut record = match &agreement {
@@ -207,7 +231,7 @@ impl Notifier {
                 post.activity.facts.fill_from(&rec.facts);
                 post.origins.push(activity.origin);
                 let mention = self.mention_for(&post.activity);
-                let n = render::notification(&post.activity, mention);
+                let n = render::notification(&post.activity, mention, note);
                 let (channel, ts) = (post.channel.clone(), post.ts.clone());
                 match self
                     .api
@@ -243,7 +267,7 @@ impl Notifier {
             .as_ref()
             .filter(|r| r.channel == channel)
             .map(|r| r.thread_ts.clone());
-        let n = render::notification(&activity, self.mention_for(&activity));
+        let n = render::notification(&activity, self.mention_for(&activity), note);
         let message = ChannelMessage {
             reply_broadcast: thread_ts.is_some() && activity.kind.is_cancellation(),
             thread_ts,
@@ -316,6 +340,21 @@ impl Notifier {
             self.metrics.slack_retries.inc();
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Adds DescribeAgreement's details, waiting at most [`DETAILS_BUDGET`]; a cancellation
+    /// or change first forgets what was cached. Returns why details are missing, if they are.
+    async fn enrich(&self, activity: &mut Activity) -> Option<String> {
+        let (Some(agreements), Some(id)) = (&self.agreements, &activity.agreement_id) else {
+            return None;
+        };
+        if activity.kind != ActivityKind::Purchase {
+            agreements.invalidate(id);
+        }
+        agreements
+            .enrich(std::slice::from_mut(activity), DETAILS_BUDGET)
+            .await
+            .map(|why| why.user_message().to_owned())
     }
 
     fn mention_for(&self, activity: &Activity) -> Option<&str> {

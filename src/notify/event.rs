@@ -232,6 +232,7 @@ fn from_marketplace(envelope: Envelope, eb_key: String) -> Result<Incoming, Even
         intent: detail.agreement.intent.as_deref().and_then(Intent::parse),
         actor: Actor::Unknown,
         account_id: detail.acceptor.account_id.or(envelope.account),
+        account_alias: None,
         region: envelope.region.unwrap_or_else(|| "us-east-1".into()),
         time,
         source_ip: None,
@@ -247,6 +248,7 @@ fn from_marketplace(envelope: Envelope, eb_key: String) -> Result<Incoming, Even
             status: detail.agreement.status,
             starts: detail.agreement.start_time,
             ends: detail.agreement.end_time,
+            ..AgreementFacts::default()
         },
     };
     Ok(Incoming::Activity(Box::new(Received {

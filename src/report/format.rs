@@ -11,19 +11,20 @@ pub enum Format {
     Csv,
 }
 
-/// The CSV columns, one row per activity.
-pub const CSV_HEADER: [&str; 11] = [
+/// The CSV columns, one row per activity (the slash command's `csv` export writes the same).
+pub const CSV_HEADER: [&str; 12] = [
     "time",
     "account",
+    "alias",
     "region",
     "kind",
     "event_name",
-    "outcome",
-    "error_code",
     "agreement_id",
-    "agreement_request_id",
+    "product",
+    "seller",
     "actor",
     "source_ip",
+    "error_code",
 ];
 
 pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
@@ -53,20 +54,38 @@ fn write_text(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             asked.format("%Y-%m-%d")
         )?;
     }
-    for (region, e) in &report.failures {
-        writeln!(out, "error in {region}: {} ({e})", e.user_message())?;
+    for f in &report.failures {
+        writeln!(
+            out,
+            "error in {}: {} ({})",
+            f.place(),
+            f.error.user_message(),
+            f.error
+        )?;
+    }
+    if let Some(why) = &report.details_unavailable {
+        writeln!(out, "note: some {why}.")?;
     }
     writeln!(out, "{}", report.summary())?;
     for a in &report.activities {
         writeln!(
             out,
-            "{}  {:<40}  {:<30}  by {}  account {}  {}",
+            "{}  {:<40}  {:<30}  by {}  account {}  {}{}",
             a.time.format("%Y-%m-%d %H:%M:%S UTC"),
             headline(a),
             a.agreement_id.as_ref().map_or("-", |id| id.as_str()),
             a.actor,
-            a.account_id.as_deref().unwrap_or("-"),
-            a.region
+            a.account_alias
+                .as_deref()
+                .or(a.account_id.as_deref())
+                .unwrap_or("-"),
+            a.region,
+            a.facts
+                .product_title
+                .as_deref()
+                .or(a.facts.product_id.as_deref())
+                .map(|p| format!("  {p}"))
+                .unwrap_or_default()
         )?;
     }
     if report.skipped > 0 {
@@ -90,24 +109,36 @@ fn write_csv(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let mut csv = csv::Writer::from_writer(out);
     csv.write_record(CSV_HEADER)?;
     for a in &report.activities {
-        let (outcome, code) = match &a.outcome {
-            crate::domain::Outcome::Succeeded => ("succeeded", ""),
-            crate::domain::Outcome::Failed { code, .. } => ("failed", code.as_str()),
+        let code = match &a.outcome {
+            crate::domain::Outcome::Succeeded => "",
+            crate::domain::Outcome::Failed { code, .. } => code.as_str(),
         };
+        let f = &a.facts;
+        let product = f
+            .product_title
+            .as_deref()
+            .or(f.product_id.as_deref())
+            .unwrap_or("");
+        let seller = f
+            .seller_name
+            .as_deref()
+            .or(f.seller_account.as_deref())
+            .unwrap_or("");
         csv.write_record([
             a.time
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 .as_str(),
             a.account_id.as_deref().unwrap_or(""),
+            a.account_alias.as_deref().unwrap_or(""),
             a.region.as_str(),
             a.kind.label(),
             a.event_name.as_str(),
-            outcome,
-            code,
             a.agreement_id.as_ref().map_or("", |id| id.as_str()),
-            a.agreement_request_id.as_deref().unwrap_or(""),
+            product,
+            seller,
             &a.actor.to_string(),
             a.source_ip.as_deref().unwrap_or(""),
+            code,
         ])?;
     }
     csv.flush()

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::aws::{Fetched, LookupError};
+use crate::aws::{Failure, Fetched};
 use crate::domain::{Activity, ActivityKind, Filter, Intent, TimeWindow};
 
 /// How many of each kind a report holds. Failed attempts count only as failed.
@@ -34,29 +34,44 @@ pub struct Report {
     /// Records that could not be parsed.
     pub skipped: usize,
     #[serde(serialize_with = "serialize_failures")]
-    pub failures: Vec<(String, LookupError)>,
+    pub failures: Vec<Failure>,
     /// Set when every source failed: there is nothing to show but the error.
     #[serde(skip)]
     pub nothing_answered: bool,
+    /// Several accounts are configured: show each account's activity under its own heading.
+    #[serde(skip)]
+    pub by_account: bool,
+    /// Why agreement details (DescribeAgreement) are missing, when some are.
+    #[serde(skip)]
+    pub details_unavailable: Option<String>,
 }
 
-fn serialize_failures<S: serde::Serializer>(
-    failures: &[(String, LookupError)],
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.collect_seq(
-        failures
-            .iter()
-            .map(|(region, e)| serde_json::json!({ "region": region, "error": e.user_message() })),
-    )
+fn serialize_failures<S: serde::Serializer>(failures: &[Failure], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(failures.iter().map(|f| {
+        serde_json::json!({
+            "account": f.account.id,
+            "alias": f.account.alias,
+            "region": f.region,
+            "error": f.error.user_message(),
+        })
+    }))
+}
+
+/// One account's part of a report: its activities (newest first) and what failed there.
+pub struct AccountSection<'a> {
+    /// "prod (111122223333)".
+    pub label: String,
+    pub activities: Vec<&'a Activity>,
+    pub counts: Counts,
+    pub failures: Vec<&'a Failure>,
 }
 
 impl Report {
-    pub fn build(mut fetched: Fetched, filter: Filter, window: TimeWindow, sources: usize) -> Self {
+    pub fn build(mut fetched: Fetched, filter: Filter, window: TimeWindow) -> Self {
         refine_accept_kinds(&mut fetched.activities);
-        let nothing_answered = !fetched.failures.is_empty() && fetched.failures.len() >= sources;
+        let nothing_answered =
+            !fetched.failures.is_empty() && fetched.failures.len() >= fetched.sources.max(1);
         let mut reads_hidden = 0;
-        let mut counts = Counts::default();
         let activities: Vec<Activity> = fetched
             .activities
             .into_iter()
@@ -67,16 +82,7 @@ impl Report {
                 !read && wanted
             })
             .collect();
-        for a in &activities {
-            let slot = match &a.kind {
-                _ if a.outcome.is_failed() => &mut counts.failed,
-                ActivityKind::Purchase => &mut counts.purchases,
-                k if k.is_purchase() => &mut counts.changes,
-                ActivityKind::Cancellation => &mut counts.cancellations,
-                _ => &mut counts.other,
-            };
-            *slot += 1;
-        }
+        let counts = Counts::of(&activities);
         Self {
             window,
             filter,
@@ -86,11 +92,77 @@ impl Report {
             skipped: fetched.skipped,
             failures: fetched.failures,
             nothing_answered,
+            by_account: false,
+            details_unavailable: None,
         }
+    }
+
+    /// The report split by account (alias, then id), each with its own failures. Accounts
+    /// with neither activity nor failure are left out.
+    pub fn sections(&self) -> Vec<AccountSection<'_>> {
+        type Key = (Option<String>, Option<String>);
+        let mut keys: Vec<Key> = Vec::new();
+        let pairs = self
+            .activities
+            .iter()
+            .map(|a| (a.account_alias.clone(), a.account_id.clone()))
+            .chain(
+                self.failures
+                    .iter()
+                    .map(|f| (f.account.alias.clone(), f.account.id.clone())),
+            );
+        for k in pairs {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        keys.sort();
+        keys.into_iter()
+            .map(|(alias, id)| {
+                let activities: Vec<&Activity> = self
+                    .activities
+                    .iter()
+                    .filter(|a| a.account_alias == alias && a.account_id == id)
+                    .collect();
+                let failures = self
+                    .failures
+                    .iter()
+                    .filter(|f| f.account.alias == alias && f.account.id == id)
+                    .collect();
+                let label = crate::aws::accounts::Account {
+                    id,
+                    alias,
+                    role_arn: None,
+                    external_id: None,
+                }
+                .label();
+                AccountSection {
+                    label,
+                    counts: Counts::of(activities.iter().copied()),
+                    activities,
+                    failures,
+                }
+            })
+            .collect()
     }
 }
 
 impl Counts {
+    pub fn of<'a>(activities: impl IntoIterator<Item = &'a Activity>) -> Self {
+        let mut counts = Self::default();
+        for a in activities {
+            let slot = match &a.kind {
+                _ if a.outcome.is_failed() => &mut counts.failed,
+                ActivityKind::Purchase => &mut counts.purchases,
+                k if k.is_purchase() => &mut counts.changes,
+                ActivityKind::Cancellation => &mut counts.cancellations,
+                _ => &mut counts.other,
+            };
+            *slot += 1;
+        }
+        counts
+    }
+
     /// "2 purchases", "1 cancellation"… for the kinds present, in a fixed order.
     pub fn parts(&self) -> Vec<String> {
         [
@@ -215,7 +287,7 @@ mod tests {
             ..Fetched::default()
         };
         let window = WindowSpec::LastDays(7).resolve(chrono::Utc::now()).unwrap();
-        let report = Report::build(fetched, Filter::All, window, 1);
+        let report = Report::build(fetched, Filter::All, window);
         let kinds: Vec<_> = report.activities.iter().map(|a| a.kind.clone()).collect();
         assert_eq!(
             kinds,

@@ -11,7 +11,9 @@ use tracing::Instrument;
 use super::command_request::SlashCommandRequest;
 use super::{render, response_url};
 use crate::domain::{Command, Query, TimeWindow};
+use crate::report::format::Format;
 use crate::report::Report;
+use crate::slack::blocks::{escape, Block};
 use crate::startup::AppState;
 
 /// Largest body we read; a slash command is well under 4 KiB.
@@ -90,26 +92,66 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
             .into_response()
         }
     };
-    tracing::info!(window = %window.label, share = query.share, "looking up");
+    if let Some(word) = &query.account {
+        let accounts = state.source.accounts();
+        if !accounts.iter().any(|a| a.matches(word)) {
+            let known: Vec<String> = accounts
+                .iter()
+                .filter_map(|a| a.alias.clone().or_else(|| a.id.clone()))
+                .map(|a| format!("`{}`", escape(&a)))
+                .collect();
+            let known = if known.is_empty() {
+                "No accounts are configured (ACCOUNTS); the app reports on its own account."
+                    .to_owned()
+            } else {
+                format!("Known accounts: {}.", known.join(", "))
+            };
+            return Json(render::error_message(&format!(
+                "I don't know the account `{}`. {known}",
+                escape(word)
+            )))
+            .into_response();
+        }
+    }
+    if query.csv && state.slack_api.is_none() {
+        return Json(render::error_message(
+            "CSV export needs the app's bot token: ask its admins to set SLACK_BOT_TOKEN (with the files:write scope).",
+        ))
+        .into_response();
+    }
+    tracing::info!(window = %window.label, share = query.share, account = ?query.account, csv = query.csv, "looking up");
     let ack = render::looking_up(&window);
     let task_state = state.clone();
     drop(_entered);
-    state.tasks.spawn(
-        async move { answer(task_state, request.response_url, query, window).await }
-            .instrument(span),
-    );
+    state
+        .tasks
+        .spawn(async move { answer(task_state, request, query, window).await }.instrument(span));
     Json(ack).into_response()
 }
 
+/// How long a slash command answer waits for agreement details before going without.
+const DETAILS_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Looks up, renders and delivers the answer. Bounded by the query timeout, so shutdown's
 /// drain can wait for it.
-async fn answer(state: AppState, response_url: String, query: Query, window: TimeWindow) {
+async fn answer(state: AppState, request: SlashCommandRequest, query: Query, window: TimeWindow) {
     let started = std::time::Instant::now();
-    let lookup = tokio::time::timeout(state.query_timeout, state.source.lookup(&window)).await;
-    let message = match lookup {
+    let lookup = tokio::time::timeout(
+        state.query_timeout,
+        state.source.lookup(&window, query.account.as_deref()),
+    )
+    .await;
+    let mut message = match lookup {
         Ok(fetched) => {
             let calls = fetched.calls;
-            let report = Report::build(fetched, query.filter, window, state.source.source_count());
+            let mut report = Report::build(fetched, query.filter.clone(), window);
+            report.by_account = state.source.accounts().len() > 1;
+            if let Some(agreements) = &state.agreements {
+                report.details_unavailable = agreements
+                    .enrich(&mut report.activities, DETAILS_BUDGET)
+                    .await
+                    .map(|why| why.user_message().to_owned());
+            }
             tracing::info!(
                 events = report.activities.len(),
                 skipped = report.skipped,
@@ -118,10 +160,18 @@ async fn answer(state: AppState, response_url: String, query: Query, window: Tim
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "lookup done"
             );
-            for (region, err) in &report.failures {
-                tracing::error!(%region, error = %err, "CloudTrail lookup failed");
+            for f in &report.failures {
+                tracing::error!(account = %f.account.label(), region = %f.region, error = %f.error, "CloudTrail lookup failed");
             }
-            render::report_message(&report, query.share)
+            let mut message = render::report_message(&report, query.share);
+            if query.csv && !report.nothing_answered {
+                let note = export_csv(&state, &request, &report).await;
+                message.blocks.insert(
+                    message.blocks.len().saturating_sub(1),
+                    Block::context(&[note]),
+                );
+            }
+            message
         }
         Err(_) => {
             tracing::error!(
@@ -133,7 +183,41 @@ async fn answer(state: AppState, response_url: String, query: Query, window: Tim
             )
         }
     };
-    if let Err(e) = response_url::send(&state.http, &state.metrics, &response_url, &message).await {
+    message.blocks.truncate(crate::slack::blocks::MAX_BLOCKS);
+    if let Err(e) =
+        response_url::send(&state.http, &state.metrics, &request.response_url, &message).await
+    {
         tracing::error!(error = %e, "could not deliver the answer to response_url");
+    }
+}
+
+/// Uploads the whole report as CSV to the conversation; returns the line the answer shows.
+async fn export_csv(state: &AppState, request: &SlashCommandRequest, report: &Report) -> String {
+    let Some(api) = &state.slack_api else {
+        return ":warning: CSV export needs SLACK_BOT_TOKEN.".into();
+    };
+    let mut bytes = Vec::new();
+    if let Err(e) = crate::report::format::write(report, Format::Csv, &mut bytes) {
+        tracing::error!(error = %e, "could not write the CSV");
+        return ":warning: The CSV could not be written; the app's log says why.".into();
+    }
+    let name = format!(
+        "marketplace-activity-{}-{}.csv",
+        report.window.start.format("%Y%m%d"),
+        report.window.end.format("%Y%m%d")
+    );
+    let comment = format!("{} ({} rows)", report.title(), report.activities.len());
+    match api
+        .upload_file(&request.channel_id, &name, &report.title(), &comment, bytes, std::time::Duration::from_secs(20))
+        .await
+    {
+        Ok(()) => format!(":page_facing_up: The full list ({} rows) was uploaded to this conversation as `{name}`.", report.activities.len()),
+        Err(e) => {
+            tracing::error!(error = %e, "CSV upload failed");
+            match e {
+                crate::slack::web_api::ApiError::Config { fix, .. } => format!(":warning: The CSV upload failed: {fix}"),
+                _ => ":warning: The CSV upload failed; try again, or use `marketplace-activity query --format csv`.".into(),
+            }
+        }
     }
 }

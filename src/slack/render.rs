@@ -36,13 +36,51 @@ pub fn activity_line(a: &Activity) -> String {
         Actor::Unknown => String::new(),
         ref actor => format!("by *{}* · ", escape(&actor.to_string())),
     };
-    format!(
+    let account = match (&a.account_alias, &a.account_id) {
+        (Some(alias), _) => format!(" · {}", escape(alias)),
+        _ => account,
+    };
+    let mut line = format!(
         "{} *{}*{agreement}\n{who}{}{account} · {}",
         marker(a),
         escape(&headline(a)),
         date_token(a.time),
         escape(&a.region)
-    )
+    );
+    if let Some(details) = details_line(a) {
+        line.push('\n');
+        line.push_str(&details);
+    }
+    line
+}
+
+/// What the agreement is, when known: "Example Platform from Example Inc. · 12000.00 USD ·
+/// until 2027-11-01".
+fn details_line(a: &Activity) -> Option<String> {
+    let f = &a.facts;
+    let mut parts = Vec::new();
+    if f.product_title.is_some() || f.product_id.is_some() {
+        let mut what = product_name(a);
+        if let Some(seller) = seller_name(a) {
+            what.push_str(&format!(" from {seller}"));
+        }
+        parts.push(what);
+    }
+    if let Some(value) = money(f) {
+        parts.push(value);
+    }
+    if let Some(ends) = f.ends {
+        parts.push(format!("until {}", ends.format("%Y-%m-%d")));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
+fn money(f: &crate::domain::AgreementFacts) -> Option<String> {
+    let value = f.value.as_deref()?;
+    Some(match &f.currency {
+        Some(c) => format!("{} {}", escape(value), escape(c)),
+        None => escape(value),
+    })
 }
 
 fn window_line(w: &TimeWindow) -> String {
@@ -52,11 +90,11 @@ fn window_line(w: &TimeWindow) -> String {
 /// The slash command's answer.
 pub fn report_message(report: &Report, share: bool) -> Message {
     if report.nothing_answered {
-        let (region, err) = &report.failures[0];
+        let f = &report.failures[0];
         return error_message(&format!(
             "Couldn't look up Marketplace activity ({}): {}",
-            escape(region),
-            err.user_message()
+            escape(&f.place()),
+            f.error.user_message()
         ));
     }
     let mut blocks = vec![Block::header(&report.title())];
@@ -80,23 +118,12 @@ pub fn report_message(report: &Report, share: bool) -> Message {
         CONSOLE_SUBSCRIPTIONS_URL,
         "open_subscriptions",
     )];
-    if !report.activities.is_empty() {
+    if report.by_account {
+        push_by_account(report, &mut blocks, footer.len());
+    } else if !report.activities.is_empty() {
         blocks.push(Block::Divider {});
-        // Room for events: whatever the other blocks leave, minus one for "N more".
-        let room = MAX_BLOCKS - blocks.len() - footer.len() - 1;
-        let shown = report.activities.len().min(room);
-        blocks.extend(
-            report.activities[..shown]
-                .iter()
-                .map(|a| Block::section(&activity_line(a))),
-        );
-        let hidden = report.activities.len() - shown;
-        if hidden > 0 {
-            blocks.push(Block::context(&[format!(
-                "…and *{hidden} more* older event{} not shown. Narrow the window or the filter, or run `marketplace-activity query` for the full list.",
-                if hidden == 1 { "" } else { "s" }
-            )]));
-        }
+        let all: Vec<&Activity> = report.activities.iter().collect();
+        push_events(&all, &mut blocks, MAX_BLOCKS - footer.len());
     }
     blocks.extend(footer);
     let response_type = if share {
@@ -105,6 +132,57 @@ pub fn report_message(report: &Report, share: bool) -> Message {
         ResponseType::Ephemeral
     };
     Message::new(Some(response_type), &report.summary(), blocks)
+}
+
+/// Adds the newest events that fit before `limit` blocks (keeping one for "N more").
+fn push_events(events: &[&Activity], blocks: &mut Vec<Block>, limit: usize) {
+    let room = limit.saturating_sub(blocks.len() + 1);
+    let shown = events.len().min(room);
+    blocks.extend(
+        events[..shown]
+            .iter()
+            .map(|a| Block::section(&activity_line(a))),
+    );
+    let hidden = events.len() - shown;
+    if hidden > 0 {
+        blocks.push(Block::context(&[format!(
+            "…and *{hidden} more* older event{} not shown. Narrow the window or the filter, or add `csv` for the full list.",
+            if hidden == 1 { "" } else { "s" }
+        )]));
+    }
+}
+
+/// One heading per account with its counts and failures, then its events; the room for events
+/// is shared so every account gets its heading.
+fn push_by_account(report: &Report, blocks: &mut Vec<Block>, footer: usize) {
+    let sections = report.sections();
+    let headings = sections.len() * 2;
+    let mut room_left = MAX_BLOCKS.saturating_sub(blocks.len() + footer + headings);
+    for section in &sections {
+        blocks.push(Block::Divider {});
+        let parts = section.counts.parts();
+        let mut text = format!(
+            "*{}*: {}",
+            escape(&section.label),
+            if parts.is_empty() {
+                "no activity".to_owned()
+            } else {
+                parts.join(" · ")
+            }
+        );
+        for f in &section.failures {
+            text.push_str(&format!(
+                "\n:warning: {}: {}",
+                escape(&f.region),
+                f.error.user_message()
+            ));
+        }
+        blocks.push(Block::section(&text));
+        let share = room_left.min(section.activities.len() + 1);
+        let limit = blocks.len() + share;
+        push_events(&section.activities, blocks, limit);
+        room_left = room_left.saturating_sub(share);
+    }
 }
 
 fn notes(report: &Report) -> Vec<String> {
@@ -116,12 +194,17 @@ fn notes(report: &Report) -> Vec<String> {
             asked.format("%Y-%m-%d")
         ));
     }
-    for (region, err) in &report.failures {
-        notes.push(format!(
-            ":warning: {} is missing: {}",
-            escape(region),
-            err.user_message()
-        ));
+    if !report.by_account {
+        for f in &report.failures {
+            notes.push(format!(
+                ":warning: {} is missing: {}",
+                escape(&f.place()),
+                f.error.user_message()
+            ));
+        }
+    }
+    if let Some(why) = &report.details_unavailable {
+        notes.push(format!(":information_source: Some {why}."));
     }
     if report.skipped > 0 {
         notes.push(format!(
@@ -215,7 +298,7 @@ fn seller_name(a: &Activity) -> Option<String> {
 }
 
 /// One message per activity. `mention` (e.g. `<!here>`) leads cancellations.
-pub fn notification(a: &Activity, mention: Option<&str>) -> Notification {
+pub fn notification(a: &Activity, mention: Option<&str>, note: Option<&str>) -> Notification {
     let product = product_name(a);
     let seller = seller_name(a);
     let lead = mention.map(|m| format!("{m} ")).unwrap_or_default();
@@ -236,10 +319,11 @@ pub fn notification(a: &Activity, mention: Option<&str>) -> Notification {
             (None, actor) => format!(" by {actor}"),
         };
         let text = format!("{}{subject}", headline(a));
-        return Notification {
-            text,
-            blocks: vec![Block::section(&line)],
-        };
+        let mut blocks = vec![Block::section(&line)];
+        if let Some(n) = note {
+            blocks.push(Block::context(&[format!("Some {n}.")]));
+        }
+        return Notification { text, blocks };
     }
     let title = loud_title(&a.kind);
     let mut summary = format!("{lead}*{product}*");
@@ -256,8 +340,16 @@ pub fn notification(a: &Activity, mention: Option<&str>) -> Notification {
     if let Some(offer) = a.facts.offer_name.as_ref().or(a.facts.offer_id.as_ref()) {
         fields.push(format!("*Offer*\n{}", escape(offer)));
     }
-    if let Some(account) = &a.account_id {
-        fields.push(format!("*Account*\n{}", escape(account)));
+    match (&a.account_alias, &a.account_id) {
+        (Some(alias), Some(id)) => {
+            fields.push(format!("*Account*\n{} ({})", escape(alias), escape(id)))
+        }
+        (None, Some(id)) => fields.push(format!("*Account*\n{}", escape(id))),
+        (Some(alias), None) => fields.push(format!("*Account*\n{}", escape(alias))),
+        (None, None) => {}
+    }
+    if let Some(value) = money(&a.facts) {
+        fields.push(format!("*Estimated value*\n{value}"));
     }
     fields.push(format!("*Region*\n{}", escape(&a.region)));
     if let (Some(start), Some(end)) = (a.facts.starts, a.facts.ends) {
@@ -269,7 +361,7 @@ pub fn notification(a: &Activity, mention: Option<&str>) -> Notification {
             ));
         }
     }
-    let mut context = Vec::new();
+    let mut context: Vec<String> = note.map(|n| format!("Some {n}.")).into_iter().collect();
     if a.actor == Actor::Unknown {
         context.push("Who did it is not in Marketplace's event; the CloudTrail call, when it arrives, adds it here.".to_owned());
     }

@@ -80,7 +80,7 @@ fn config_fix(error: &str) -> Option<&'static str> {
         "invalid_auth" | "not_authed" | "token_revoked" | "token_expired" | "account_inactive" => {
             "SLACK_BOT_TOKEN is not valid: reinstall the app and set the Bot User OAuth Token (xoxb-…)."
         }
-        "missing_scope" | "not_allowed_token_type" => "The token lacks a scope: add chat:write to the app's bot scopes and reinstall it.",
+        "missing_scope" | "not_allowed_token_type" => "The token lacks a scope: add chat:write (and files:write for CSV exports) to the app's bot scopes and reinstall it.",
         "restricted_action" => "The workspace restricts posting in that channel: allow the app or choose another channel.",
         _ => return None,
     })
@@ -92,6 +92,15 @@ struct Reply {
     error: Option<String>,
     channel: Option<String>,
     ts: Option<String>,
+    upload_url: Option<String>,
+    file_id: Option<String>,
+}
+
+/// How a call's arguments are sent: JSON for most methods; a form for the files methods,
+/// which don't take JSON.
+enum Body<'a> {
+    Json(serde_json::Value),
+    Form(&'a [(&'a str, &'a str)]),
 }
 
 impl SlackApi {
@@ -151,6 +160,62 @@ impl SlackApi {
         .map(drop)
     }
 
+    /// Uploads `bytes` as a file to `channel` with Slack's two-step flow:
+    /// `files.getUploadURLExternal`, the bytes to the URL it returns, then
+    /// `files.completeUploadExternal` (scope `files:write`).
+    pub async fn upload_file(
+        &self,
+        channel: &str,
+        filename: &str,
+        title: &str,
+        comment: &str,
+        bytes: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<(), ApiError> {
+        let length = bytes.len().to_string();
+        let reply = self
+            .call_form(
+                "files.getUploadURLExternal",
+                &[("filename", filename), ("length", &length)],
+                timeout,
+            )
+            .await?;
+        let (Some(url), Some(file_id)) = (reply.upload_url, reply.file_id) else {
+            return Err(ApiError::Transient(
+                "files.getUploadURLExternal answered without upload_url".into(),
+            ));
+        };
+        let sent = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(bytes)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| ApiError::Transient(without_url(&e)))?;
+        if !sent.status().is_success() {
+            self.metrics.slack_call("file_upload", "transient");
+            return Err(ApiError::Transient(format!(
+                "file upload answered HTTP {}",
+                sent.status()
+            )));
+        }
+        self.metrics.slack_call("file_upload", "ok");
+        let files = serde_json::json!([{ "id": file_id, "title": title }]).to_string();
+        self.call_form(
+            "files.completeUploadExternal",
+            &[
+                ("files", &files),
+                ("channel_id", channel),
+                ("initial_comment", comment),
+            ],
+            timeout,
+        )
+        .await
+        .map(drop)
+    }
+
     /// Checks the token (`auth.test`); returns the bot's team and user names.
     pub async fn auth_test(&self, timeout: Duration) -> Result<(), ApiError> {
         self.call("auth.test", &serde_json::json!({}), timeout)
@@ -162,6 +227,25 @@ impl SlackApi {
         &self,
         method: &'static str,
         body: &B,
+        timeout: Duration,
+    ) -> Result<Reply, ApiError> {
+        let body = serde_json::to_value(body).map_err(|e| ApiError::Rejected(e.to_string()))?;
+        self.call_with(method, Body::Json(body), timeout).await
+    }
+
+    async fn call_form(
+        &self,
+        method: &'static str,
+        form: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<Reply, ApiError> {
+        self.call_with(method, Body::Form(form), timeout).await
+    }
+
+    async fn call_with(
+        &self,
+        method: &'static str,
+        body: Body<'_>,
         timeout: Duration,
     ) -> Result<Reply, ApiError> {
         let result = self.call_once(method, body, timeout).await;
@@ -176,18 +260,22 @@ impl SlackApi {
         result
     }
 
-    async fn call_once<B: Serialize + ?Sized>(
+    async fn call_once(
         &self,
         method: &str,
-        body: &B,
+        body: Body<'_>,
         timeout: Duration,
     ) -> Result<Reply, ApiError> {
-        let resp = self
+        let request = self
             .http
             .post(format!("{}/{method}", self.base_url))
             .bearer_auth(self.token.0.expose_secret())
-            .json(body)
-            .timeout(timeout)
+            .timeout(timeout);
+        let request = match body {
+            Body::Json(v) => request.json(&v),
+            Body::Form(f) => request.form(f),
+        };
+        let resp = request
             .send()
             .await
             .map_err(|e| ApiError::Transient(without_url(&e)))?;

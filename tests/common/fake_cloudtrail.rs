@@ -41,8 +41,21 @@ struct RegionData {
 
 #[derive(Default)]
 struct Inner {
+    /// DescribeAgreement answers by agreement id (the CBOR map's fields, as JSON).
+    agreements: HashMap<String, Value>,
+    /// The Agreement API answers AccessDenied.
+    agreements_denied: bool,
+    /// The Agreement API answers this late.
+    agreements_delay: Duration,
+    agreement_calls: usize,
+    /// Role ARNs AssumeRole refuses.
+    roles_denied: Vec<String>,
+    assume_role_calls: Vec<String>,
     regions: HashMap<String, RegionData>,
     calls: Vec<Call>,
+    /// Set by [`FakeCloudTrail::set_fault`]: every call fails this way until cleared.
+    fault: Option<Fault>,
+    faulted: usize,
 }
 
 #[derive(Clone)]
@@ -60,7 +73,12 @@ impl FakeCloudTrail {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let app = Router::new()
             .route("/", post(handle))
+            .route("/service/{*operation}", post(agreement_api))
             .with_state(inner.clone());
+        let listener = FaultyListener {
+            listener,
+            inner: inner.clone(),
+        };
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { url, inner }
     }
@@ -155,6 +173,12 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(fault) = take_fault(&inner) {
+        return fault.answer().await;
+    }
+    if body.starts_with(b"Action=") {
+        return sts(&inner, &body);
+    }
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -165,7 +189,12 @@ async fn handle(
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         return error("SerializationException", "bad JSON");
     };
-    let region = region_of(&headers);
+    // Calls made with an assumed role's credentials (ASIA + account id, see `sts`) keep their
+    // data apart per account: "111122223333/us-east-1".
+    let region = match account_of(&headers) {
+        Some(account) => format!("{account}/{}", region_of(&headers)),
+        None => region_of(&headers),
+    };
     let start = req["StartTime"].as_f64();
     let end = req["EndTime"].as_f64();
     let next_token = req["NextToken"].as_str().map(str::to_owned);
@@ -254,4 +283,270 @@ async fn handle(
         tokio::time::sleep(delay).await;
     }
     response
+}
+
+/// How the fake fails when told to ([`FakeCloudTrail::set_fault`]): what a broken network, a
+/// proxy in the way or a sick endpoint does, rather than an AWS error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Reads the request and never answers.
+    Hang,
+    /// Resets the connection (TCP RST) as soon as the request arrives, without answering.
+    Reset,
+    /// Answers 200 with a body that is not JSON.
+    Garbage,
+    /// Answers 502 with an HTML error page, as a load balancer or proxy does.
+    HtmlErrorPage,
+}
+
+impl FakeCloudTrail {
+    /// Every call (and, for [`Fault::Reset`], every new connection) fails this way until
+    /// `set_fault(None)`. Failed calls are counted by [`FakeCloudTrail::faulted`], not in
+    /// [`FakeCloudTrail::calls`].
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        self.inner.lock().unwrap().fault = fault;
+    }
+
+    /// Calls (or connections) that met a fault.
+    pub fn faulted(&self) -> usize {
+        self.inner.lock().unwrap().faulted
+    }
+}
+
+fn take_fault(inner: &Mutex<Inner>) -> Option<Fault> {
+    let mut inner = inner.lock().unwrap();
+    let fault = inner.fault?;
+    inner.faulted += 1;
+    Some(fault)
+}
+
+impl Fault {
+    async fn answer(self) -> Response {
+        match self {
+            // Reset is done by the listener; a connection that got here was opened before.
+            Self::Hang | Self::Reset => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                StatusCode::GATEWAY_TIMEOUT.into_response()
+            }
+            Self::Garbage => (
+                [("content-type", "application/x-amz-json-1.1")],
+                "\u{0}\u{1f}garbage\u{8b}{{{{\"Events\": [",
+            )
+                .into_response(),
+            Self::HtmlErrorPage => (
+                StatusCode::BAD_GATEWAY,
+                [("content-type", "text/html")],
+                "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>",
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// The fake's listener: hands connections to axum, except while [`Fault::Reset`] is set, when
+/// it reads the request and resets the connection instead.
+struct FaultyListener {
+    listener: tokio::net::TcpListener,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl axum::serve::Listener for FaultyListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, addr)) = self.listener.accept().await else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            let reset = {
+                let mut inner = self.inner.lock().unwrap();
+                let reset = inner.fault == Some(Fault::Reset);
+                inner.faulted += usize::from(reset);
+                reset
+            };
+            if !reset {
+                return (stream, addr);
+            }
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut stream = stream;
+                let mut buf = [0u8; 4096];
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(500), stream.read(&mut buf)).await;
+                // Closing with a zero linger sends RST instead of FIN.
+                let _ = stream.set_zero_linger();
+                drop(stream);
+            });
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.listener.local_addr()
+    }
+}
+
+// --- STS AssumeRole (query protocol) and the Marketplace Agreement API (RPC v2 CBOR) -------
+
+impl FakeCloudTrail {
+    /// Data for `account_id` in `region`, as seen through a role assumed in that account.
+    pub fn add_account_records(
+        &self,
+        account_id: &str,
+        region: &str,
+        records: impl IntoIterator<Item = Value>,
+    ) {
+        self.add_records(&format!("{account_id}/{region}"), records);
+    }
+
+    pub fn deny_role(&self, role_arn: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .roles_denied
+            .push(role_arn.to_owned());
+    }
+
+    pub fn assume_role_calls(&self) -> Vec<String> {
+        self.inner.lock().unwrap().assume_role_calls.clone()
+    }
+
+    /// What DescribeAgreement (and SearchAgreements) answer for `agreement_id`.
+    pub fn add_agreement(&self, agreement_id: &str, description: Value) {
+        self.inner
+            .lock()
+            .unwrap()
+            .agreements
+            .insert(agreement_id.to_owned(), description);
+    }
+
+    pub fn deny_agreements(&self) {
+        self.inner.lock().unwrap().agreements_denied = true;
+    }
+
+    pub fn delay_agreements(&self, d: Duration) {
+        self.inner.lock().unwrap().agreements_delay = d;
+    }
+
+    pub fn agreement_calls(&self) -> usize {
+        self.inner.lock().unwrap().agreement_calls
+    }
+}
+
+/// The account of an assumed role's access key (`ASIA` + 12 digits, as `sts` hands out).
+fn account_of(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let key = auth.split("Credential=").nth(1)?.split('/').next()?;
+    let account = key.strip_prefix("ASIA")?;
+    (account.len() == 12).then(|| account.to_owned())
+}
+
+fn sts(inner: &Mutex<Inner>, body: &[u8]) -> Response {
+    let form: HashMap<String, String> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let role = form.get("RoleArn").cloned().unwrap_or_default();
+    let mut inner = inner.lock().unwrap();
+    inner.assume_role_calls.push(role.clone());
+    if form.get("Action").map(String::as_str) != Some("AssumeRole") {
+        return (StatusCode::BAD_REQUEST, "only AssumeRole is faked").into_response();
+    }
+    if inner.roles_denied.contains(&role) {
+        let xml = format!("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::999999999999:user/app is not authorized to perform: sts:AssumeRole on resource: {role}</Message></Error><RequestId>fake</RequestId></ErrorResponse>");
+        return (StatusCode::FORBIDDEN, [("content-type", "text/xml")], xml).into_response();
+    }
+    let account = role.split(':').nth(4).unwrap_or("000000000000");
+    let xml = format!(
+        "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials>\
+<AccessKeyId>ASIA{account}</AccessKeyId><SecretAccessKey>fake-secret</SecretAccessKey><SessionToken>fake-token</SessionToken>\
+<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROAFAKE:marketplace-activity</AssumedRoleId>\
+<Arn>arn:aws:sts::{account}:assumed-role/Read/marketplace-activity</Arn></AssumedRoleUser></AssumeRoleResult>\
+<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></AssumeRoleResponse>"
+    );
+    ([("content-type", "text/xml")], xml).into_response()
+}
+
+/// JSON to CBOR, with the fields named `*Time` (epoch seconds) as CBOR timestamps (tag 1).
+fn to_cbor(v: &Value, key: &str) -> ciborium::Value {
+    use ciborium::Value as C;
+    match v {
+        Value::Null => C::Null,
+        Value::Bool(b) => C::Bool(*b),
+        Value::Number(n) if key.ends_with("Time") => {
+            C::Tag(1, Box::new(C::Float(n.as_f64().unwrap())))
+        }
+        Value::Number(n) => n
+            .as_i64()
+            .map_or_else(|| C::Float(n.as_f64().unwrap()), |i| C::Integer(i.into())),
+        Value::String(s) => C::Text(s.clone()),
+        Value::Array(items) => C::Array(items.iter().map(|i| to_cbor(i, "")).collect()),
+        Value::Object(map) => C::Map(
+            map.iter()
+                .map(|(k, v)| (C::Text(k.clone()), to_cbor(v, k)))
+                .collect(),
+        ),
+    }
+}
+
+fn cbor_reply(status: StatusCode, v: &Value) -> Response {
+    let mut body = Vec::new();
+    ciborium::into_writer(&to_cbor(v, ""), &mut body).unwrap();
+    (
+        status,
+        [
+            ("content-type", "application/cbor"),
+            ("smithy-protocol", "rpc-v2-cbor"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn agreement_api(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    axum::extract::Path(operation): axum::extract::Path<String>,
+    body: Bytes,
+) -> Response {
+    let request: ciborium::Value =
+        ciborium::from_reader(&body[..]).unwrap_or(ciborium::Value::Null);
+    let field = |name: &str| -> Option<String> {
+        request
+            .as_map()?
+            .iter()
+            .find(|(k, _)| k.as_text() == Some(name))
+            .and_then(|(_, v)| v.as_text().map(str::to_owned))
+    };
+    let (delay, answer) = {
+        let mut inner = inner.lock().unwrap();
+        inner.agreement_calls += 1;
+        let answer = if inner.agreements_denied {
+            cbor_reply(
+                StatusCode::BAD_REQUEST,
+                &json!({"__type": "AccessDeniedException", "message": "User is not authorized to perform: aws-marketplace:DescribeAgreement"}),
+            )
+        } else if operation.ends_with("/DescribeAgreement") {
+            match field("agreementId").and_then(|id| inner.agreements.get(&id).cloned()) {
+                Some(description) => cbor_reply(StatusCode::OK, &description),
+                None => cbor_reply(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"__type": "ResourceNotFoundException", "message": "Agreement not found"}),
+                ),
+            }
+        } else if operation.ends_with("/SearchAgreements") {
+            let summaries: Vec<Value> = inner.agreements.values().cloned().collect();
+            cbor_reply(
+                StatusCode::OK,
+                &json!({"agreementViewSummaries": summaries}),
+            )
+        } else {
+            cbor_reply(
+                StatusCode::BAD_REQUEST,
+                &json!({"__type": "UnknownOperationException", "message": operation}),
+            )
+        };
+        (inner.agreements_delay, answer)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    answer
 }

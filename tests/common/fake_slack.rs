@@ -47,6 +47,9 @@ struct Inner {
     /// Statuses to answer before succeeding again.
     fail_with: Vec<u16>,
     attempts: usize,
+    /// Scripted by [`FakeSlack::net_faults`], for either route.
+    net_faults: Vec<NetFault>,
+    faulted: usize,
 }
 
 #[derive(Clone)]
@@ -127,6 +130,9 @@ async fn response_url(
     Path(id): Path<String>,
     Json(message): Json<Value>,
 ) -> Response {
+    if let Some(fault) = take_net_fault(&inner) {
+        return fault.answer().await;
+    }
     let mut inner = inner.lock().unwrap();
     inner.attempts += 1;
     if !inner.fail_with.is_empty() {
@@ -148,6 +154,9 @@ async fn web_api(
     headers: axum::http::HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
+    if let Some(fault) = take_net_fault(&inner) {
+        return fault.answer().await;
+    }
     let mut inner = inner.lock().unwrap();
     inner.api_calls += 1;
     if !inner.api_faults.is_empty() {
@@ -219,5 +228,65 @@ async fn web_api(
             Json(serde_json::json!({"ok": true, "channel": channel, "ts": ts})).into_response()
         }
         _ => Json(serde_json::json!({"ok": false, "error": "unknown_method"})).into_response(),
+    }
+}
+
+/// A failure below Slack's API (a hung or broken connection, a body that is not JSON), used
+/// once per call by [`FakeSlack::net_faults`]. The call is not recorded: Slack never got it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetFault {
+    /// Reads the request and never answers.
+    Hang,
+    /// Answers 200 `application/json` with a body that is not JSON.
+    InvalidJson,
+    /// Sends the status line, headers and part of the body, then closes the connection.
+    CloseMidResponse,
+}
+
+impl FakeSlack {
+    /// The next calls (Web API or `response_url`) fail this way, in order, then Slack answers
+    /// normally again.
+    pub fn net_faults(&self, faults: &[NetFault]) {
+        self.inner.lock().unwrap().net_faults = faults.to_vec();
+    }
+
+    /// Calls that met a [`NetFault`].
+    pub fn faulted(&self) -> usize {
+        self.inner.lock().unwrap().faulted
+    }
+}
+
+fn take_net_fault(inner: &Mutex<Inner>) -> Option<NetFault> {
+    let mut inner = inner.lock().unwrap();
+    if inner.net_faults.is_empty() {
+        return None;
+    }
+    inner.faulted += 1;
+    Some(inner.net_faults.remove(0))
+}
+
+impl NetFault {
+    async fn answer(self) -> Response {
+        match self {
+            Self::Hang => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                StatusCode::GATEWAY_TIMEOUT.into_response()
+            }
+            Self::InvalidJson => (
+                [("content-type", "application/json; charset=utf-8")],
+                "{\"ok\": tru",
+            )
+                .into_response(),
+            // A declared length the body never reaches: hyper ends the connection after the
+            // bytes it has, so the client reads a truncated body.
+            Self::CloseMidResponse => (
+                [
+                    ("content-type", "application/json; charset=utf-8"),
+                    ("content-length", "200"),
+                ],
+                "{\"ok\": true, \"chan",
+            )
+                .into_response(),
+        }
     }
 }

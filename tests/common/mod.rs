@@ -9,8 +9,12 @@ use std::time::Duration;
 
 use aws_config::Region;
 use aws_sdk_cloudtrail::config::Credentials;
-use marketplace_activity::aws::{sdk_config_loader, ActivitySource, CloudTrail};
-use marketplace_activity::config::{NotifySettings, ServeSettings};
+use std::sync::Arc;
+
+use marketplace_activity::aws::accounts::Account;
+use marketplace_activity::aws::{connect, sdk_config_loader, ActivitySource};
+use marketplace_activity::config::{BotSettings, DigestSettings, NotifySettings, ServeSettings};
+use marketplace_activity::digest::Clock;
 use marketplace_activity::notify::deliver::Routes;
 use marketplace_activity::notify::routes::ApiKeys;
 use marketplace_activity::notify::sns::CertUrlRule;
@@ -52,6 +56,12 @@ pub struct Options {
     pub drain_timeout: Duration,
     /// Channel notifications on (`/events`), with these settings.
     pub notify: Option<NotifyOptions>,
+    /// Accounts to report on (empty: the app's own).
+    pub accounts: Vec<Account>,
+    /// SLACK_BOT_TOKEN set (always when `notify` is).
+    pub bot: bool,
+    pub digest: Option<DigestSettings>,
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
 pub const EVENTS_KEY: &str = "test-events-key";
@@ -85,6 +95,10 @@ impl Default for Options {
             query_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(10),
             notify: None,
+            accounts: Vec::new(),
+            bot: false,
+            digest: None,
+            clock: None,
         }
     }
 }
@@ -107,6 +121,12 @@ pub async fn spawn_app(options: Options) -> TestApp {
 
 /// Starts the app against existing fakes (to restart it and keep what the fakes saw).
 pub async fn start_app(options: Options, cloudtrail: FakeCloudTrail, slack: FakeSlack) -> TestApp {
+    let bot = (options.bot || options.notify.is_some() || options.digest.is_some()).then(|| {
+        BotSettings {
+            token: BotToken::new(fake_slack::BOT_TOKEN),
+            api_url: slack.api_url(),
+        }
+    });
     let notify = options.notify.map(|n| NotifySettings {
         events_keys: ApiKeys::parse(EVENTS_KEY, "x-api-key").unwrap(),
         sns_topic_arns: n.sns.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
@@ -125,10 +145,19 @@ pub async fn start_app(options: Options, cloudtrail: FakeCloudTrail, slack: Fake
         query_timeout: options.query_timeout,
         drain_timeout: options.drain_timeout,
         notify,
+        accounts: options.accounts.clone(),
+        bot,
+        digest: options.digest,
     };
     let metrics = marketplace_activity::metrics::Metrics::new();
-    let source = ActivitySource::CloudTrail(CloudTrail::new(&sdk, &options.regions, &metrics));
-    let app = Application::build(settings, source, metrics).await.unwrap();
+    let aws = connect(&sdk, &options.accounts, &options.regions, &metrics).await;
+    let source = ActivitySource::CloudTrail(aws.cloudtrail);
+    let mut app = Application::build(settings, source, Some(aws.agreements), metrics)
+        .await
+        .unwrap();
+    if let Some(clock) = options.clock {
+        app.set_clock(clock);
+    }
     let url = format!("http://{}", app.local_addr());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {

@@ -1,0 +1,299 @@
+//! Agreement details from the Marketplace Agreement API (`DescribeAgreement`, us-east-1):
+//! product, seller, offer, status, term and estimated value, which CloudTrail records lack.
+//!
+//! Best-effort by design: every lookup has a short deadline, results (and failures) are cached,
+//! and a caller always gets its activities back, with a reason when details are missing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_marketplaceagreement::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_marketplaceagreement::Client;
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+use super::accounts::Account;
+use crate::domain::{Activity, AgreementFacts, AgreementId};
+
+/// The Agreement API is only served from us-east-1.
+const AGREEMENT_REGION: &str = "us-east-1";
+/// Agreements change rarely; a cancellation invalidates its entry at once.
+const FRESH_FOR: Duration = Duration::from_secs(3600);
+/// A failure (AccessDenied…) is not retried for every message.
+const FAILURE_KEPT_FOR: Duration = Duration::from_secs(300);
+/// At most this many DescribeAgreement calls at once.
+const CONCURRENCY: usize = 8;
+
+/// Why details are missing, in words for a person (the log has the detail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    AccessDenied,
+    TimedOut,
+    Failed,
+}
+
+impl Unavailable {
+    pub fn user_message(&self) -> &'static str {
+        match self {
+            Self::AccessDenied => "agreement details unavailable: the app's role needs aws-marketplace:DescribeAgreement",
+            Self::TimedOut => "agreement details unavailable: the Marketplace Agreement API did not answer in time",
+            Self::Failed => "agreement details unavailable: the Marketplace Agreement API returned an error (see the app's log)",
+        }
+    }
+}
+
+/// An active agreement that ends soon.
+#[derive(Debug, Clone)]
+pub struct Ending {
+    pub agreement_id: AgreementId,
+    pub account: Account,
+    pub ends: DateTime<Utc>,
+    pub product_id: Option<String>,
+    pub seller_account: Option<String>,
+}
+
+#[derive(Clone)]
+enum Entry {
+    Known(Box<AgreementFacts>, Instant),
+    Missing(Unavailable, Instant),
+}
+
+/// DescribeAgreement clients (one per account: an agreement is described by the account that
+/// accepted it) and the cache they share.
+#[derive(Clone)]
+pub struct Agreements {
+    clients: Arc<Vec<(Account, Client)>>,
+    cache: Arc<Mutex<HashMap<AgreementId, Entry>>>,
+    limit: Arc<tokio::sync::Semaphore>,
+}
+
+impl Agreements {
+    pub fn new(accounts: &[(Account, aws_config::SdkConfig)]) -> Self {
+        let clients = accounts
+            .iter()
+            .map(|(account, sdk)| {
+                let conf = aws_sdk_marketplaceagreement::config::Builder::from(sdk)
+                    .region(aws_config::Region::new(AGREEMENT_REGION))
+                    .build();
+                (account.clone(), Client::from_conf(conf))
+            })
+            .collect();
+        Self {
+            clients: Arc::new(clients),
+            cache: Arc::default(),
+            limit: Arc::new(tokio::sync::Semaphore::new(CONCURRENCY)),
+        }
+    }
+
+    fn client_for(&self, account_id: Option<&str>) -> Option<&Client> {
+        self.clients
+            .iter()
+            .find(|(a, _)| a.id.is_some() && a.id.as_deref() == account_id)
+            .or_else(|| self.clients.first())
+            .map(|(_, c)| c)
+    }
+
+    /// Forgets an agreement (it was just cancelled or changed).
+    pub fn invalidate(&self, id: &AgreementId) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+
+    fn cached(&self, id: &AgreementId) -> Option<Entry> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        match cache.get(id)? {
+            e @ Entry::Known(_, at) if at.elapsed() < FRESH_FOR => Some(e.clone()),
+            e @ Entry::Missing(_, at) if at.elapsed() < FAILURE_KEPT_FOR => Some(e.clone()),
+            _ => None,
+        }
+    }
+
+    /// Fills in what DescribeAgreement knows for every activity with an agreement id, waiting
+    /// at most `budget`. Lookups still running then finish in the background and fill the
+    /// cache for next time. Returns why details are missing, if any are.
+    pub async fn enrich(
+        &self,
+        activities: &mut [Activity],
+        budget: Duration,
+    ) -> Option<Unavailable> {
+        let deadline = Instant::now() + budget;
+        let mut wanted: Vec<(AgreementId, Option<String>)> = Vec::new();
+        for a in activities.iter() {
+            if let Some(id) = &a.agreement_id {
+                if self.cached(id).is_none() && !wanted.iter().any(|(w, _)| w == id) {
+                    wanted.push((id.clone(), a.account_id.clone()));
+                }
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for (id, account) in wanted {
+            let this = self.clone();
+            tasks.spawn(async move { this.fetch(&id, account.as_deref()).await });
+        }
+        let waited = tokio::time::timeout_at(deadline, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if waited.is_err() {
+            // Let them finish for the cache; nobody waits for them.
+            tasks.detach_all();
+        }
+        let mut missing = None;
+        for a in activities.iter_mut() {
+            let Some(id) = &a.agreement_id else { continue };
+            match self.cached(id) {
+                Some(Entry::Known(facts, _)) => a.facts.fill_from(&facts),
+                Some(Entry::Missing(why, _)) => missing = Some(why),
+                None => missing = Some(Unavailable::TimedOut),
+            }
+        }
+        missing
+    }
+
+    /// Active purchase agreements, in every configured account, that end before `before`
+    /// (SearchAgreements as the acceptor; end times are compared here). Accounts that fail
+    /// are reported by label.
+    pub async fn ending_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> (Vec<Ending>, Vec<(String, Unavailable)>) {
+        use aws_sdk_marketplaceagreement::types::Filter;
+        let mut ending = Vec::new();
+        let mut failed = Vec::new();
+        for (account, client) in self.clients.iter() {
+            let mut next: Option<String> = None;
+            for _page in 0..50 {
+                let result = client
+                    .search_agreements()
+                    .catalog("AWSMarketplace")
+                    .filters(
+                        Filter::builder()
+                            .name("PartyType")
+                            .values("Acceptor")
+                            .build(),
+                    )
+                    .filters(
+                        Filter::builder()
+                            .name("AgreementType")
+                            .values("PurchaseAgreement")
+                            .build(),
+                    )
+                    .filters(Filter::builder().name("Status").values("ACTIVE").build())
+                    .set_next_token(next.take())
+                    .send()
+                    .await;
+                let out = match result {
+                    Ok(out) => out,
+                    Err(err) => {
+                        let why = match &err {
+                            SdkError::ServiceError(e)
+                                if e.err().code() == Some("AccessDeniedException") =>
+                            {
+                                Unavailable::AccessDenied
+                            }
+                            SdkError::TimeoutError(_) => Unavailable::TimedOut,
+                            _ => Unavailable::Failed,
+                        };
+                        tracing::warn!(account = %account.label(), error = %DisplayErrorContext(&err), "SearchAgreements failed");
+                        failed.push((account.label(), why));
+                        break;
+                    }
+                };
+                for s in out.agreement_view_summaries() {
+                    let ends = s
+                        .end_time()
+                        .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
+                    let (Some(id), Some(ends)) =
+                        (s.agreement_id().and_then(AgreementId::parse), ends)
+                    else {
+                        continue;
+                    };
+                    if ends <= before {
+                        ending.push(Ending {
+                            agreement_id: id,
+                            account: account.clone(),
+                            ends,
+                            product_id: s
+                                .proposal_summary()
+                                .and_then(|p| p.resources().first())
+                                .and_then(|r| r.id())
+                                .map(str::to_owned),
+                            seller_account: s
+                                .proposer()
+                                .and_then(|p| p.account_id())
+                                .map(str::to_owned),
+                        });
+                    }
+                }
+                match out.next_token() {
+                    Some(t) if !t.is_empty() => next = Some(t.to_owned()),
+                    _ => break,
+                }
+            }
+        }
+        ending.sort_by_key(|e| e.ends);
+        (ending, failed)
+    }
+
+    async fn fetch(&self, id: &AgreementId, account_id: Option<&str>) {
+        let Some(client) = self.client_for(account_id) else {
+            return;
+        };
+        let _permit = self.limit.acquire().await;
+        let result = client
+            .describe_agreement()
+            .agreement_id(id.as_str())
+            .send()
+            .await;
+        let entry = match result {
+            Ok(out) => {
+                let time = |t: Option<&aws_smithy_types::DateTime>| {
+                    t.and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
+                };
+                let summary = out.proposal_summary();
+                let charges = out.estimated_charges();
+                Entry::Known(
+                    Box::new(AgreementFacts {
+                        product_id: summary
+                            .and_then(|s| s.resources().first())
+                            .and_then(|r| r.id())
+                            .map(str::to_owned),
+                        offer_id: summary.and_then(|s| s.offer_id()).map(str::to_owned),
+                        seller_account: out
+                            .proposer()
+                            .and_then(|p| p.account_id())
+                            .map(str::to_owned),
+                        status: out.status().map(|s| s.as_str().to_owned()),
+                        starts: time(out.start_time()),
+                        ends: time(out.end_time()),
+                        value: charges.and_then(|c| c.agreement_value()).map(str::to_owned),
+                        currency: charges.and_then(|c| c.currency_code()).map(str::to_owned),
+                        ..AgreementFacts::default()
+                    }),
+                    Instant::now(),
+                )
+            }
+            Err(err) => {
+                let why = match &err {
+                    SdkError::ServiceError(e)
+                        if e.err().code() == Some("AccessDeniedException") =>
+                    {
+                        Unavailable::AccessDenied
+                    }
+                    SdkError::TimeoutError(_) => Unavailable::TimedOut,
+                    SdkError::DispatchFailure(d) if d.is_timeout() => Unavailable::TimedOut,
+                    _ => Unavailable::Failed,
+                };
+                tracing::warn!(agreement_id = %id, error = %DisplayErrorContext(&err), "DescribeAgreement failed; showing the activity without its details");
+                Entry::Missing(why, Instant::now())
+            }
+        };
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), entry);
+    }
+}

@@ -318,6 +318,76 @@ async fn ten_times_the_rate() {
     );
 }
 
+/// 5 accounts × 2 regions × 500 events, a 90-day query through the release binary, against a
+/// fake that throttles above 2 calls per second per account and region.
+async fn accounts_fan_out() {
+    let ct = FakeCloudTrail::start().await;
+    let now = chrono::Utc::now();
+    let accounts = [
+        "111111111111",
+        "222222222222",
+        "333333333333",
+        "444444444444",
+        "555555555555",
+    ];
+    let regions = ["us-east-1", "eu-west-1"];
+    for account in accounts {
+        for region in regions {
+            let records = (0..500).map(|n| {
+                let t = now - chrono::Duration::minutes(200 * n as i64 + 1);
+                serde_json::json!({
+                    "eventVersion": "1.08",
+                    "userIdentity": {"type": "Unknown", "arn": format!("arn:aws:iam::{account}:user/buyer"), "accountId": account},
+                    "eventTime": t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "eventSource": "agreement-marketplace.amazonaws.com",
+                    "eventName": "AcceptAgreementRequest", "awsRegion": region,
+                    "requestParameters": {"agreementRequestId": format!("ar-{n}")},
+                    "responseElements": {"agreementId": format!("agmt-{account}{}", n % 5)},
+                    "eventID": format!("evt-{account}-{region}-{n}"),
+                })
+            });
+            ct.add_account_records(account, region, records);
+        }
+    }
+    let env_accounts = accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("acct{i}=arn:aws:iam::{a}:role/MarketplaceActivityRead"))
+        .collect::<Vec<_>>()
+        .join(";");
+    let mut cmd = Command::new(binary());
+    aws_env(&mut cmd, &ct.url);
+    cmd.env_remove("AWS_ENDPOINT_URL_CLOUDTRAIL")
+        .env("AWS_ENDPOINT_URL", &ct.url)
+        .env("ACCOUNTS", env_accounts)
+        .env("CLOUDTRAIL_REGIONS", regions.join(","));
+    let started = Instant::now();
+    let out = cmd
+        .args(["query", "90d", "--format", "csv"])
+        .output()
+        .expect("release binary");
+    let elapsed = started.elapsed();
+    let rows = out
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count()
+        .saturating_sub(1);
+    let calls = ct.calls();
+    let per_pair = calls.len() / (accounts.len() * regions.len());
+    println!(
+        "90-day query over 5 accounts x 2 regions x 500 events: {rows} rows in {:.2} s wall, {} LookupEvents calls ({per_pair} per pair, {} throttled), {} AssumeRole, {} Agreement API calls; floor: 10 pages per pair at 2/s = 4.5 s, all pairs in parallel",
+        elapsed.as_secs_f64(),
+        calls.len(),
+        ct.throttled(),
+        ct.assume_role_calls().len(),
+        ct.agreement_calls(),
+    );
+    if !out.status.success() {
+        println!("stderr: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let requests = std::env::args()
@@ -328,6 +398,9 @@ async fn main() {
     if only.is_empty() || only == "commands" {
         ack_latency(requests).await;
         fetch_1000().await;
+    }
+    if only.is_empty() || only == "accounts" {
+        accounts_fan_out().await;
     }
     if only.is_empty() || only == "events" {
         events_latency(60).await;

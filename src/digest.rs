@@ -159,13 +159,14 @@ pub async fn run(
     schedule: Schedule,
     channel: String,
     clock: Arc<dyn Clock>,
+    started_at: DateTime<Utc>,
     stop: CancellationToken,
 ) {
     let Some(api) = state.slack_api.clone() else {
         return;
     };
     let mut last: Option<DateTime<Utc>> = None;
-    let mut from = clock.now();
+    let mut from = started_at;
     loop {
         let Some(due) = schedule.next_after(from) else {
             tracing::error!("the digest schedule has no next time; no more digests");

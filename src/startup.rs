@@ -72,6 +72,8 @@ pub struct Application {
     state: AppState,
     digest: Option<DigestSettings>,
     clock: Arc<dyn Clock>,
+    /// When the app was built, by `clock`: the digest schedule counts from here.
+    started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Application {
@@ -156,11 +158,13 @@ impl Application {
             state,
             digest: settings.digest,
             clock: Arc::new(SystemClock),
+            started_at: chrono::Utc::now(),
         })
     }
 
     /// Replaces the clock the digest schedule follows (tests drive it by hand).
     pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.started_at = clock.now();
         self.clock = clock;
     }
 
@@ -183,6 +187,7 @@ impl Application {
                 d.schedule,
                 d.channel,
                 self.clock.clone(),
+                self.started_at,
                 stop.clone(),
             ));
         }

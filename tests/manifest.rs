@@ -62,7 +62,7 @@ fn the_manifest_declares_what_the_app_uses() {
         .iter()
         .map(|s| s.as_str().unwrap())
         .collect();
-    for needed in ["commands", "chat:write"] {
+    for needed in ["commands", "chat:write", "files:write"] {
         assert!(scopes.contains(&needed), "{needed} in {scopes:?}");
     }
 }
@@ -71,16 +71,34 @@ fn the_manifest_declares_what_the_app_uses() {
 fn the_iam_policy_is_least_privilege() {
     let policy: Value = serde_json::from_str(&read("manifest/iam-policy.json")).unwrap();
     let statements = policy["Statement"].as_array().unwrap();
-    let actions: Vec<&str> = statements
+    let mut actions: Vec<&str> = statements
         .iter()
-        .map(|s| s["Action"].as_str().unwrap())
+        .flat_map(|s| match &s["Action"] {
+            Value::String(a) => vec![a.as_str()],
+            Value::Array(a) => a.iter().map(|a| a.as_str().unwrap()).collect(),
+            _ => vec![],
+        })
         .collect();
+    actions.sort();
     assert_eq!(
         actions,
-        ["cloudtrail:LookupEvents"],
-        "read-only, one action"
+        [
+            "aws-marketplace:DescribeAgreement",
+            "aws-marketplace:SearchAgreements",
+            "cloudtrail:LookupEvents",
+            "sts:AssumeRole"
+        ],
+        "exactly what the app calls: reads, and assuming the member accounts' read role"
     );
     assert!(statements.iter().all(|s| s["Effect"] == "Allow"));
+    let assume = statements
+        .iter()
+        .find(|s| s["Action"] == "sts:AssumeRole")
+        .unwrap();
+    assert_ne!(
+        assume["Resource"], "*",
+        "only the member accounts' read role can be assumed"
+    );
 }
 
 #[test]

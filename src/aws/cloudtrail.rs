@@ -320,7 +320,9 @@ impl LookupError {
             SdkError::DispatchFailure(d) if d.is_timeout() => Self::Timeout,
             other => {
                 let detail = DisplayErrorContext(other).to_string();
-                if detail.contains("credentials") || detail.contains("Credentials") {
+                if detail.contains("AssumeRole") || detail.contains("assume role") {
+                    Self::AssumeRoleFailed(detail)
+                } else if detail.contains("credentials") || detail.contains("Credentials") {
                     Self::NoCredentials(detail)
                 } else {
                     Self::Other(detail)

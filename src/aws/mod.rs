@@ -96,6 +96,8 @@ pub enum LookupError {
     NoCredentials(String),
     #[error("AWS rejected the credentials: {0}")]
     BadCredentials(String),
+    #[error("could not assume the account's role: {0}")]
+    AssumeRoleFailed(String),
     #[error("still throttled after retries")]
     Throttled,
     #[error("timed out")]
@@ -111,6 +113,7 @@ impl LookupError {
             Self::AccessDenied(_) => "AWS denied access to CloudTrail. The app's IAM role needs `cloudtrail:LookupEvents` (on `*`).",
             Self::NoCredentials(_) => "The app has no AWS credentials. Give its container an IAM role, or set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.",
             Self::BadCredentials(_) => "AWS rejected the app's credentials (unknown or expired). Check the role or keys the app runs with.",
+            Self::AssumeRoleFailed(_) => "Could not assume this account's role: check that it exists, that its trust policy allows the app's role (and the external id), and that the app may call sts:AssumeRole on it.",
             Self::Throttled => "CloudTrail is throttling requests from this account right now (its limit is 2 per second). Try again in a minute, or with a shorter window.",
             Self::Timeout => "CloudTrail did not answer in time. Try again, or with a shorter window.",
             Self::Other(_) => "CloudTrail returned an unexpected error. The app's log has the details.",

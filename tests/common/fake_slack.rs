@@ -37,8 +37,22 @@ pub struct Post {
     pub updates: usize,
 }
 
+/// A file uploaded with files.getUploadURLExternal + files.completeUploadExternal.
+#[derive(Clone, Debug)]
+pub struct Upload {
+    pub file_id: String,
+    pub filename: String,
+    pub length: usize,
+    pub bytes: Vec<u8>,
+    /// Set by files.completeUploadExternal.
+    pub channel: Option<String>,
+    pub title: Option<String>,
+    pub comment: Option<String>,
+}
+
 #[derive(Default)]
 struct Inner {
+    uploads: Vec<Upload>,
     posts: Vec<Post>,
     api_faults: Vec<ApiFault>,
     api_calls: usize,
@@ -66,6 +80,7 @@ impl FakeSlack {
         let app = Router::new()
             .route("/commands/{id}", post(response_url))
             .route("/api/{method}", post(web_api))
+            .route("/upload/{file_id}", post(upload_bytes))
             .with_state(inner.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { url, inner }
@@ -79,6 +94,11 @@ impl FakeSlack {
     /// The next Web API calls answer with these faults, in order.
     pub fn api_faults(&self, faults: &[ApiFault]) {
         self.inner.lock().unwrap().api_faults = faults.to_vec();
+    }
+
+    /// Files whose upload was completed.
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.inner.lock().unwrap().uploads.clone()
     }
 
     pub fn posts(&self) -> Vec<Post> {
@@ -152,8 +172,34 @@ async fn web_api(
     State(inner): State<Arc<Mutex<Inner>>>,
     Path(method): Path<String>,
     headers: axum::http::HeaderMap,
-    Json(body): Json<Value>,
+    raw: axum::body::Bytes,
 ) -> Response {
+    // Slack takes JSON for most methods and a form for the files methods; so does the fake.
+    let form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let body: Value = if form {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
+        Value::Object(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        )
+    } else {
+        match serde_json::from_slice(&raw) {
+            Ok(v) => v,
+            Err(_) => {
+                return Json(serde_json::json!({"ok": false, "error": "invalid_json"}))
+                    .into_response()
+            }
+        }
+    };
+    if method.starts_with("files.") && !form {
+        return Json(serde_json::json!({"ok": false, "error": "invalid_form_data"}))
+            .into_response();
+    }
     if let Some(fault) = take_net_fault(&inner) {
         return fault.answer().await;
     }
@@ -211,6 +257,62 @@ async fn web_api(
                 updates: 0,
             });
             Json(serde_json::json!({"ok": true, "channel": channel, "ts": ts})).into_response()
+        }
+        "files.getUploadURLExternal" => {
+            let (Some(filename), Some(length)) = (
+                text("filename"),
+                text("length").and_then(|l| l.parse().ok()),
+            ) else {
+                return Json(serde_json::json!({"ok": false, "error": "invalid_arguments"}))
+                    .into_response();
+            };
+            let file_id = format!("F{:06}", inner.uploads.len() + 1);
+            inner.uploads.push(Upload {
+                file_id: file_id.clone(),
+                filename,
+                length,
+                bytes: Vec::new(),
+                channel: None,
+                title: None,
+                comment: None,
+            });
+            let upload_url = format!(
+                "http://{}/upload/{file_id}",
+                headers
+                    .get("host")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("127.0.0.1")
+            );
+            Json(serde_json::json!({"ok": true, "upload_url": upload_url, "file_id": file_id}))
+                .into_response()
+        }
+        "files.completeUploadExternal" => {
+            let files: Vec<Value> = text("files")
+                .and_then(|f| serde_json::from_str(&f).ok())
+                .unwrap_or_default();
+            let Some(id) = files
+                .first()
+                .and_then(|f| f["id"].as_str())
+                .map(str::to_owned)
+            else {
+                return Json(serde_json::json!({"ok": false, "error": "invalid_arguments"}))
+                    .into_response();
+            };
+            let (channel, comment) = (text("channel_id"), text("initial_comment"));
+            let Some(upload) = inner.uploads.iter_mut().find(|u| u.file_id == id) else {
+                return Json(serde_json::json!({"ok": false, "error": "file_not_found"}))
+                    .into_response();
+            };
+            if upload.bytes.len() != upload.length {
+                return Json(
+                    serde_json::json!({"ok": false, "error": "file_upload_size_mismatch"}),
+                )
+                .into_response();
+            }
+            upload.channel = channel;
+            upload.title = files[0]["title"].as_str().map(str::to_owned);
+            upload.comment = comment;
+            Json(serde_json::json!({"ok": true, "files": [{"id": id}]})).into_response()
         }
         "chat.update" => {
             let (channel, ts) = (text("channel"), text("ts"));
@@ -288,5 +390,20 @@ impl NetFault {
             )
                 .into_response(),
         }
+    }
+}
+
+async fn upload_bytes(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(file_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    match inner.uploads.iter_mut().find(|u| u.file_id == file_id) {
+        Some(u) => {
+            u.bytes = body.to_vec();
+            "OK - 200".into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "no such upload").into_response(),
     }
 }

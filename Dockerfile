@@ -6,7 +6,9 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 
 # Dependencies first, in their own layer: editing the app's code doesn't rebuild the AWS SDK.
+# Cargo.toml names the benches, so their (small) sources come along.
 COPY Cargo.toml Cargo.lock ./
+COPY benches ./benches
 RUN mkdir -p src examples \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \

@@ -34,6 +34,17 @@ pub enum Unavailable {
 }
 
 impl Unavailable {
+    fn from_sdk<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Self {
+        match err {
+            SdkError::ServiceError(e) if e.err().code() == Some("AccessDeniedException") => {
+                Self::AccessDenied
+            }
+            SdkError::TimeoutError(_) => Self::TimedOut,
+            SdkError::DispatchFailure(d) if d.is_timeout() => Self::TimedOut,
+            _ => Self::Failed,
+        }
+    }
+
     pub fn user_message(&self) -> &'static str {
         match self {
             Self::AccessDenied => "agreement details unavailable: the app's role needs aws-marketplace:DescribeAgreement",
@@ -188,15 +199,7 @@ impl Agreements {
                 let out = match result {
                     Ok(out) => out,
                     Err(err) => {
-                        let why = match &err {
-                            SdkError::ServiceError(e)
-                                if e.err().code() == Some("AccessDeniedException") =>
-                            {
-                                Unavailable::AccessDenied
-                            }
-                            SdkError::TimeoutError(_) => Unavailable::TimedOut,
-                            _ => Unavailable::Failed,
-                        };
+                        let why = Unavailable::from_sdk(&err);
                         tracing::warn!(account = %account.label(), error = %DisplayErrorContext(&err), "SearchAgreements failed");
                         failed.push((account.label(), why));
                         break;
@@ -277,16 +280,7 @@ impl Agreements {
                 )
             }
             Err(err) => {
-                let why = match &err {
-                    SdkError::ServiceError(e)
-                        if e.err().code() == Some("AccessDeniedException") =>
-                    {
-                        Unavailable::AccessDenied
-                    }
-                    SdkError::TimeoutError(_) => Unavailable::TimedOut,
-                    SdkError::DispatchFailure(d) if d.is_timeout() => Unavailable::TimedOut,
-                    _ => Unavailable::Failed,
-                };
+                let why = Unavailable::from_sdk(&err);
                 tracing::warn!(agreement_id = %id, error = %DisplayErrorContext(&err), "DescribeAgreement failed; showing the activity without its details");
                 Entry::Missing(why, Instant::now())
             }

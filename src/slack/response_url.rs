@@ -51,12 +51,7 @@ async fn send_with_retries(
             Ok(resp) if resp.status().is_success() => return Ok(()),
             Ok(resp) => {
                 let status = resp.status();
-                let wait = resp
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
+                let wait = super::web_api::retry_after(resp.headers());
                 let body = resp.text().await.unwrap_or_default();
                 let err = ResponseError::Rejected {
                     status: status.as_u16(),

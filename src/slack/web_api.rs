@@ -280,12 +280,7 @@ impl SlackApi {
             .await
             .map_err(|e| ApiError::Transient(without_url(&e)))?;
         let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = retry_after(resp.headers());
         if status.as_u16() == 429 {
             return Err(ApiError::RateLimited(
                 retry_after.unwrap_or(Duration::from_secs(1)),
@@ -320,6 +315,15 @@ impl SlackApi {
             },
         })
     }
+}
+
+/// Slack's `Retry-After` (seconds), when a response has one.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
 }
 
 /// reqwest errors name the URL; ours hold no secret, but keep logs short and uniform.

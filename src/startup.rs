@@ -48,6 +48,10 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Background answers; closed and drained on shutdown.
     pub tasks: TaskTracker,
+    /// Room for answers being prepared. A flood of commands must not queue lookups without
+    /// bound (each waits for CloudTrail's 2 calls per second): past this, callers are asked to
+    /// try again.
+    pub answer_slots: Arc<tokio::sync::Semaphore>,
     pub query_timeout: Duration,
     /// Channel notifications; `None` when neither EVENTS_API_KEY nor SNS_TOPIC_ARNS is set.
     pub notifier: Option<Arc<Notifier>>,
@@ -136,6 +140,7 @@ impl Application {
             source,
             http,
             tasks: tasks.clone(),
+            answer_slots: Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_ANSWERS)),
             query_timeout: settings.query_timeout,
             notifier,
             events_keys,
@@ -237,6 +242,9 @@ async fn open_store(state_dir: Option<&std::path::Path>) -> Store {
     }
     store
 }
+
+/// Answers prepared at once; each holds little, but lookups queue behind CloudTrail's pacing.
+pub const MAX_PENDING_ANSWERS: usize = 64;
 
 /// Delivery ids are remembered a week: EventBridge retries for at most 24 hours.
 const SEEN_KEPT_SECS: i64 = 7 * 24 * 3600;

@@ -502,3 +502,26 @@ async fn healthz() {
     assert_eq!(resp.status(), 200);
     assert!(resp.headers().contains_key("x-request-id"));
 }
+
+#[tokio::test]
+async fn a_flood_of_commands_is_bounded_not_queued_without_end() {
+    let app = spawn_app(Options::default()).await;
+    // Every lookup hangs, so answers pile up until the limit.
+    app.cloudtrail.delay("us-east-1", Duration::from_secs(30));
+    let limit = marketplace_activity::startup::MAX_PENDING_ANSWERS;
+    for n in 0..limit {
+        let (status, ack) = app.command_as("7d", "U0001", &format!("c{n}")).await;
+        assert_eq!(status, 200);
+        assert!(
+            visible_text(&ack).contains("Looking up"),
+            "command {n}: {ack}"
+        );
+    }
+    let (status, ack) = app.command_as("7d", "U0001", "one-too-many").await;
+    assert_eq!(status, 200, "still answered at once");
+    assert_eq!(ack["response_type"], "ephemeral");
+    assert!(
+        visible_text(&ack).contains("Too many lookups are running right now"),
+        "{ack}"
+    );
+}

@@ -119,13 +119,25 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
         ))
         .into_response();
     }
+    let Ok(slot) = state.answer_slots.clone().try_acquire_owned() else {
+        tracing::warn!("refused: too many answers already being prepared");
+        return Json(render::error_message(
+            "Too many lookups are running right now. Please try again in a minute.",
+        ))
+        .into_response();
+    };
     tracing::info!(window = %window.label, share = query.share, account = ?query.account, csv = query.csv, "looking up");
     let ack = render::looking_up(&window);
     let task_state = state.clone();
     drop(_entered);
-    state
-        .tasks
-        .spawn(async move { answer(task_state, request, query, window).await }.instrument(span));
+    state.tasks.spawn(
+        async move {
+            answer(task_state, request, query, window).await;
+            // The slot is free again once the answer is delivered (or given up).
+            drop(slot);
+        }
+        .instrument(span),
+    );
     Json(ack).into_response()
 }
 

@@ -427,7 +427,7 @@ impl Notifier {
 }
 
 fn log_store_error(what: &str, e: &StoreError) {
-    tracing::error!(error = %e, "state store could not {what}; duplicates may be posted until STATE_DIR is writable again");
+    tracing::error!(error = %e, "state store could not {what}; duplicates may be posted after a restart until STATE_DIR is writable again");
 }
 
 fn remaining(deadline: Instant) -> Duration {

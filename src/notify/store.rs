@@ -53,6 +53,10 @@ macro_rules! db_err {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// What could not be written to disk (a full or failing disk), kept here so that
+    /// de-duplication and threads still hold until restart. redb refuses every write after one
+    /// failed, so without this every EventBridge retry would be posted again.
+    unwritten: Arc<Mutex<MemoryTables>>,
 }
 
 /// The in-memory stand-in: the same tables in one map.
@@ -68,6 +72,7 @@ impl Store {
     pub fn memory() -> Self {
         Self {
             backend: Backend::Memory(Arc::default()),
+            unwritten: Arc::default(),
         }
     }
 
@@ -83,6 +88,7 @@ impl Store {
         db_err!(txn.commit())?;
         Ok(Self {
             backend: Backend::Disk(Arc::new(db)),
+            unwritten: Arc::default(),
         })
     }
 
@@ -95,6 +101,15 @@ impl Store {
         table: Table,
         key: &str,
     ) -> Result<Option<T>, StoreError> {
+        let unwritten = self
+            .unwritten
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(table, key.to_owned()))
+            .cloned();
+        if let Some(b) = unwritten {
+            return Ok(Some(serde_json::from_slice(&b)?));
+        }
         let bytes = match &self.backend {
             Backend::Memory(map) => map
                 .lock()
@@ -138,7 +153,8 @@ impl Store {
             }
             Backend::Disk(db) => {
                 let db = db.clone();
-                tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+                let kept = encoded.clone();
+                let written = tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
                     let txn = db_err!(db.begin_write())?;
                     {
                         let mut t = db_err!(txn.open_table(table.definition()))?;
@@ -148,7 +164,16 @@ impl Store {
                     }
                     db_err!(txn.commit())
                 })
-                .await?
+                .await?;
+                // Kept until written, so a later successful write is not shadowed.
+                let mut unwritten = self.unwritten.lock().unwrap_or_else(|e| e.into_inner());
+                for (k, v) in kept {
+                    match written {
+                        Ok(()) => unwritten.remove(&(table, k)),
+                        Err(_) => unwritten.insert((table, k), v),
+                    };
+                }
+                written
             }
         }
     }

@@ -30,7 +30,9 @@ fn binary() -> String {
 }
 
 fn aws_env(cmd: &mut Command, endpoint: &str) {
+    // Every AWS service (CloudTrail, STS, the Agreement API) goes to the one fake.
     cmd.env("AWS_ENDPOINT_URL_CLOUDTRAIL", endpoint)
+        .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "AKIDMEASURE")
         .env("AWS_SECRET_ACCESS_KEY", "secret")

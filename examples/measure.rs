@@ -47,26 +47,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn ack_latency(requests: usize) {
     let ct = FakeCloudTrail::start().await;
     let slack = FakeSlack::start().await;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut cmd = Command::new(binary());
-    aws_env(&mut cmd, &ct.url);
-    let mut child = cmd
-        .env("SLACK_SIGNING_SECRET", SECRET)
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("run scripts/measure, which builds the release binary");
+    let server = start_server(&ct, &[]).await;
+    let base = server.base.clone();
     let http = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let body = serde_urlencoded::to_string([
         ("team_id", "T1"),
         ("channel_id", "C1"),
@@ -96,8 +79,7 @@ async fn ack_latency(requests: usize) {
             times.push(elapsed); // the first 50 warm up the connection and allocator
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     times.sort();
     println!(
         "ack latency over {requests} signed slash commands (sequential, keep-alive, loopback): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
@@ -160,23 +142,23 @@ impl Drop for Server {
     }
 }
 
-async fn start_notifier(ct: &FakeCloudTrail, slack: &FakeSlack) -> Server {
+/// The release binary on a free port, against the fakes, once `/healthz` answers.
+async fn start_server(ct: &FakeCloudTrail, extra_env: &[(&str, String)]) -> Server {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let mut cmd = Command::new(binary());
     aws_env(&mut cmd, &ct.url);
-    let child = cmd
-        .env("SLACK_SIGNING_SECRET", SECRET)
+    cmd.env("SLACK_SIGNING_SECRET", SECRET)
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("EVENTS_API_KEY", "measure-key")
-        .env("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN)
-        .env("SLACK_CHANNEL", "C0MEASURE")
-        .env("SLACK_API_URL", slack.api_url())
-        .stdout(Stdio::null())
+        .stdout(Stdio::null());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let child = cmd
         .spawn()
-        .expect("release binary");
+        .expect("run scripts/measure, which builds the release binary");
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     for _ in 0..100 {
@@ -186,6 +168,19 @@ async fn start_notifier(ct: &FakeCloudTrail, slack: &FakeSlack) -> Server {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Server { child, base }
+}
+
+async fn start_notifier(ct: &FakeCloudTrail, slack: &FakeSlack) -> Server {
+    start_server(
+        ct,
+        &[
+            ("EVENTS_API_KEY", "measure-key".to_owned()),
+            ("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN.to_owned()),
+            ("SLACK_CHANNEL", "C0MEASURE".to_owned()),
+            ("SLACK_API_URL", slack.api_url()),
+        ],
+    )
+    .await
 }
 
 fn purchase_event(n: usize) -> String {

@@ -411,18 +411,14 @@ impl NotifyArgs {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
         };
-        let token = nonempty(&self.slack_bot_token).ok_or(ConfigError::MissingBotToken)?;
+        let bot = self.bot()?.ok_or(ConfigError::MissingBotToken)?;
         let default_channel = nonempty(&self.slack_channel).ok_or(ConfigError::MissingChannel)?;
-        let api_url = self.slack_api_url.trim().to_owned();
-        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
-            return Err(ConfigError::BadSlackApiUrl(api_url));
-        }
         Ok(Some(NotifySettings {
             events_keys,
             sns_topic_arns,
             sns_cert_rule: CertUrlRule::AmazonSns,
-            token: BotToken::new(&token),
-            api_url,
+            token: bot.token,
+            api_url: bot.api_url,
             routes: Routes {
                 default_channel,
                 purchases: nonempty(&self.slack_channel_purchases),

@@ -60,6 +60,7 @@ async fn ack_latency(requests: usize) {
     ])
     .unwrap();
     let mut times = Vec::with_capacity(requests);
+    let mut refused = 0;
     for i in 0..requests + 50 {
         let ts = chrono::Utc::now().timestamp();
         let started = Instant::now();
@@ -72,17 +73,26 @@ async fn ack_latency(requests: usize) {
             .send()
             .await
             .unwrap();
-        let ok = resp.status() == 200 && resp.text().await.unwrap().contains("Looking up");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
         let elapsed = started.elapsed();
-        assert!(ok, "request {i} was not acknowledged");
+        // Each lookup waits for CloudTrail's 2 calls per second, so past 64 answers in
+        // preparation the app acknowledges with "try again" instead: both are acknowledgements.
+        let looking = text.contains("Looking up");
+        let busy = text.contains("Too many lookups");
+        assert!(
+            status == 200 && (looking || busy),
+            "request {i} was not acknowledged: {text}"
+        );
         if i >= 50 {
             times.push(elapsed); // the first 50 warm up the connection and allocator
+            refused += usize::from(busy);
         }
     }
     drop(server);
     times.sort();
     println!(
-        "ack latency over {requests} signed slash commands (sequential, keep-alive, loopback): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        "ack latency over {requests} signed slash commands (sequential, keep-alive, loopback; {refused} of them acknowledged with \"try again\" past the 64-answer cap): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
         percentile(&times, 0.50).as_secs_f64() * 1e3,
         percentile(&times, 0.99).as_secs_f64() * 1e3,
         times.last().unwrap().as_secs_f64() * 1e3,

@@ -8,7 +8,7 @@ use std::hint::black_box;
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use marketplace_activity::aws::record::parse_record;
-use marketplace_activity::aws::Fetched;
+use marketplace_activity::domain::Fetched;
 use marketplace_activity::domain::{Command, Filter, WindowSpec};
 use marketplace_activity::notify::event;
 use marketplace_activity::report::Report;
@@ -177,7 +177,7 @@ fn render_report(c: &mut Criterion) {
                 sources: 1,
                 ..Fetched::default()
             },
-            |f| report_message(&Report::build(f, Filter::All, window.clone()), false),
+            |f| report_message(&Report::build(f, Filter::All, window.clone(), false), false),
             BatchSize::SmallInput,
         )
     });
@@ -189,7 +189,8 @@ fn render_report(c: &mut Criterion) {
                 ..Fetched::default()
             },
             |f| {
-                let message = report_message(&Report::build(f, Filter::All, window.clone()), false);
+                let message =
+                    report_message(&Report::build(f, Filter::All, window.clone(), false), false);
                 serde_json::to_vec(&message).unwrap()
             },
             BatchSize::SmallInput,

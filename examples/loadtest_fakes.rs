@@ -1,18 +1,21 @@
 //! The loopback fakes `scripts/loadtest` runs the release binary against: a fake CloudTrail
 //! (empty, answering at once) and a fake Slack (`response_url` and the Web API, answering at
-//! once), from `tests/common`. Prints one line, `cloudtrail=URL slack=URL`, then serves until
+//! once), from `tests/it/common`. Prints one line, `cloudtrail=URL slack=URL`, then serves until
 //! killed. Everything the fakes receive is kept in memory, in this process, not the app's.
 
-#[path = "../tests/common/fake_cloudtrail.rs"]
-mod fake_cloudtrail;
-#[path = "../tests/common/fake_slack.rs"]
+// The integration tests' fakes; this program uses only part of what they offer.
+#[allow(dead_code)]
+#[path = "../tests/it/common/fake_aws.rs"]
+mod fake_aws;
+#[allow(dead_code)]
+#[path = "../tests/it/common/fake_slack.rs"]
 mod fake_slack;
 
 use std::io::Write;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let cloudtrail = fake_cloudtrail::FakeCloudTrail::start().await;
+    let cloudtrail = fake_aws::FakeAws::start().await;
     let slack = fake_slack::FakeSlack::start().await;
     println!("cloudtrail={} slack={}", cloudtrail.url, slack.url);
     std::io::stdout()

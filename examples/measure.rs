@@ -11,15 +11,18 @@
 //!
 //! Run with `scripts/measure` (it builds the release binary first).
 
-#[path = "../tests/common/fake_cloudtrail.rs"]
-mod fake_cloudtrail;
-#[path = "../tests/common/fake_slack.rs"]
+// The integration tests' fakes; this program uses only part of what they offer.
+#[allow(dead_code)]
+#[path = "../tests/it/common/fake_aws.rs"]
+mod fake_aws;
+#[allow(dead_code)]
+#[path = "../tests/it/common/fake_slack.rs"]
 mod fake_slack;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fake_cloudtrail::FakeCloudTrail;
+use fake_aws::FakeAws;
 use fake_slack::FakeSlack;
 use marketplace_activity::slack::signature::sign;
 
@@ -45,7 +48,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn ack_latency(requests: usize) {
-    let ct = FakeCloudTrail::start().await;
+    let ct = FakeAws::start().await;
     let slack = FakeSlack::start().await;
     let server = start_server(&ct, &[]).await;
     let base = server.base.clone();
@@ -100,7 +103,7 @@ async fn ack_latency(requests: usize) {
 }
 
 async fn fetch_1000() {
-    let ct = FakeCloudTrail::start().await;
+    let ct = FakeAws::start().await;
     let now = chrono::Utc::now();
     let records = (0..1000).map(|n| {
         let t = now - chrono::Duration::minutes(5 * n as i64 + 1);
@@ -153,7 +156,7 @@ impl Drop for Server {
 }
 
 /// The release binary on a free port, against the fakes, once `/healthz` answers.
-async fn start_server(ct: &FakeCloudTrail, extra_env: &[(&str, String)]) -> Server {
+async fn start_server(ct: &FakeAws, extra_env: &[(&str, String)]) -> Server {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -180,7 +183,7 @@ async fn start_server(ct: &FakeCloudTrail, extra_env: &[(&str, String)]) -> Serv
     Server { child, base }
 }
 
-async fn start_notifier(ct: &FakeCloudTrail, slack: &FakeSlack) -> Server {
+async fn start_notifier(ct: &FakeAws, slack: &FakeSlack) -> Server {
     start_server(
         ct,
         &[
@@ -239,7 +242,7 @@ fn summary(label: &str, mut times: Vec<Duration>) {
 }
 
 async fn events_latency(n: usize) {
-    let ct = FakeCloudTrail::start().await;
+    let ct = FakeAws::start().await;
     let slack = FakeSlack::start().await;
     let server = start_notifier(&ct, &slack).await;
     let http = reqwest::Client::new();
@@ -268,7 +271,7 @@ async fn events_latency(n: usize) {
 }
 
 async fn ten_times_the_rate() {
-    let ct = FakeCloudTrail::start().await;
+    let ct = FakeAws::start().await;
     let slack = FakeSlack::start().await;
     let server = start_notifier(&ct, &slack).await;
     let base = std::sync::Arc::new(server.base.clone());
@@ -328,7 +331,7 @@ async fn ten_times_the_rate() {
 /// 5 accounts × 2 regions × 500 events, a 90-day query through the release binary, against a
 /// fake that throttles above 2 calls per second per account and region.
 async fn accounts_fan_out() {
-    let ct = FakeCloudTrail::start().await;
+    let ct = FakeAws::start().await;
     let now = chrono::Utc::now();
     let accounts = [
         "111111111111",

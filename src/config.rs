@@ -164,6 +164,10 @@ pub struct NotifyArgs {
     /// kept in memory, lost on restart.
     #[arg(long, env = "STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Least time between two posts to one channel, in milliseconds (Slack allows about one
+    /// message per second per channel). Default 1000.
+    #[arg(long, env = "SLACK_POST_INTERVAL_MS")]
+    pub slack_post_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -190,6 +194,8 @@ pub struct NotifySettings {
     pub api_url: String,
     pub routes: Routes,
     pub state_dir: Option<PathBuf>,
+    /// Least time between two posts to one channel.
+    pub post_interval: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -426,6 +432,10 @@ impl NotifyArgs {
                 cancellation_mention: nonempty(&self.slack_mention_cancellations),
             },
             state_dir: self.state_dir.clone(),
+            post_interval: Duration::from_millis(
+                self.slack_post_interval_ms
+                    .unwrap_or(crate::notify::deliver::CHANNEL_INTERVAL.as_millis() as u64),
+            ),
         }))
     }
 }

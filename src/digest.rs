@@ -13,17 +13,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{Filter, TimeWindow};
-use crate::report::Report;
-use crate::slack::blocks::{date_token, escape, Block, MAX_BLOCKS};
-use crate::slack::render;
-use crate::slack::web_api::{ChannelMessage, SlackApi};
-use crate::startup::AppState;
+use crate::aws::reports::{Budget, Reporter};
+use crate::domain::{Filter, Period, PeriodUnit, TimeWindow};
+use crate::slack::render::{self, EndingSoon};
+use crate::slack::retry::Retry;
+use crate::slack::web_api::{ApiError, ChannelMessage, SlackApi};
 
 /// How far ahead the digest looks for agreements that end.
 const ENDING_WITHIN_DAYS: i64 = 90;
-/// Ending agreements listed by name; the rest are counted.
-const ENDING_LISTED: usize = 15;
+/// How long a digest waits for agreement details before going without.
+const DETAILS_BUDGET: Duration = Duration::from_secs(5);
+/// Time for one `chat.postMessage`.
+const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A `DIGEST_EVERY` that isn't `<N>d`, `<N>h` or `<N>m`.
 #[derive(Debug, thiserror::Error)]
@@ -40,16 +41,16 @@ pub enum Schedule {
 impl Schedule {
     /// `7d`, `24h`, `1d`…
     pub fn every(text: &str) -> Result<Self, BadPeriod> {
-        let text = text.trim().to_ascii_lowercase();
-        let (digits, unit) = text.split_at(text.len().saturating_sub(1));
-        let n: i64 = digits.parse().map_err(|_| BadPeriod)?;
-        let period = match unit {
-            "d" if (1..=366).contains(&n) => chrono::Duration::days(n),
-            "h" if (1..=24 * 366).contains(&n) => chrono::Duration::hours(n),
-            "m" if (1..=60 * 24).contains(&n) => chrono::Duration::minutes(n),
-            _ => return Err(BadPeriod),
+        let period = Period::parse(&text.trim().to_ascii_lowercase()).ok_or(BadPeriod)?;
+        let most = match period.unit {
+            PeriodUnit::Days => 366,
+            PeriodUnit::Hours => 24 * 366,
+            PeriodUnit::Minutes => 60 * 24,
         };
-        Ok(Self::Every(period))
+        if !(1..=most).contains(&period.count) {
+            return Err(BadPeriod);
+        }
+        Ok(Self::Every(period.duration()))
     }
 
     /// A 5-field cron pattern, in UTC.
@@ -75,23 +76,7 @@ impl Schedule {
                 .or_else(|| cron.find_previous_occurrence(&at, false).ok())
                 .unwrap_or(at - chrono::Duration::days(7)),
         };
-        let hours = (at - start).num_hours();
-        let label = if hours % 24 == 0 {
-            let days = hours / 24;
-            if days == 1 {
-                "last day".to_owned()
-            } else {
-                format!("last {days} days")
-            }
-        } else {
-            format!("last {hours} hours")
-        };
-        TimeWindow {
-            start,
-            end: at,
-            label,
-            clamped_from: None,
-        }
+        TimeWindow::last(start, at)
     }
 }
 
@@ -126,17 +111,32 @@ impl Clock for SystemClock {
 /// A clock that moves only when told to. For tests (and dry runs).
 pub struct ManualClock {
     now: tokio::sync::watch::Sender<DateTime<Utc>>,
+    /// The time the latest sleeper waits for, so a test can tell that the scheduler is idle
+    /// (waiting for a time still ahead) instead of sleeping and hoping.
+    waiting_for: tokio::sync::watch::Sender<Option<DateTime<Utc>>>,
 }
 
 impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Arc<Self> {
         Arc::new(Self {
             now: tokio::sync::watch::channel(start).0,
+            waiting_for: tokio::sync::watch::channel(None).0,
         })
     }
 
     pub fn advance(&self, by: chrono::Duration) {
         self.now.send_modify(|t| *t += by);
+    }
+
+    /// Waits until a sleeper waits for a time after now, and returns that time.
+    pub async fn next_wake(&self) -> DateTime<Utc> {
+        let mut rx = self.waiting_for.subscribe();
+        let now = self.now();
+        let at = rx
+            .wait_for(|t| t.is_some_and(|t| t > now))
+            .await
+            .expect("the clock owns the sender");
+        at.expect("checked above")
     }
 }
 
@@ -147,38 +147,41 @@ impl Clock for ManualClock {
 
     fn sleep_until(&self, t: DateTime<Utc>) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         let mut rx = self.now.subscribe();
+        self.waiting_for.send_replace(Some(t));
         Box::pin(async move {
             let _ = rx.wait_for(|now| *now >= t).await;
         })
     }
 }
 
-/// Posts digests on `schedule` until `stop` is cancelled.
-pub async fn run(
-    state: AppState,
-    schedule: Schedule,
-    channel: String,
-    clock: Arc<dyn Clock>,
-    started_at: DateTime<Utc>,
-    stop: CancellationToken,
-) {
-    let Some(api) = state.slack_api.clone() else {
-        return;
-    };
+/// Everything a digest needs: where reports come from, where they go, and when.
+pub struct DigestJob {
+    pub reports: Reporter,
+    pub api: SlackApi,
+    pub channel: String,
+    pub schedule: Schedule,
+    pub clock: Arc<dyn Clock>,
+    /// The schedule counts from here.
+    pub started_at: DateTime<Utc>,
+}
+
+/// Posts digests on the job's schedule until `stop` is cancelled.
+pub async fn run(job: DigestJob, stop: CancellationToken) {
     let mut last: Option<DateTime<Utc>> = None;
-    let mut from = started_at;
+    let mut from = job.started_at;
     loop {
-        let Some(due) = schedule.next_after(from) else {
+        let Some(due) = job.schedule.next_after(from) else {
             tracing::error!("the digest schedule has no next time; no more digests");
             return;
         };
         tracing::info!(%due, "next digest");
         tokio::select! {
-            () = clock.sleep_until(due) => {},
+            () = job.clock.sleep_until(due) => {},
             () = stop.cancelled() => return,
         }
-        let window = schedule.window_before(due, last);
-        match post(&state, &api, &channel, window).await {
+        let window = job.schedule.window_before(due, last);
+        let channel = &job.channel;
+        match post(&job, window).await {
             Ok(()) => tracing::info!(%channel, "digest posted"),
             Err(e) => tracing::error!(%channel, error = %e, "digest could not be posted"),
         }
@@ -187,101 +190,43 @@ pub async fn run(
     }
 }
 
-async fn post(
-    state: &AppState,
-    api: &SlackApi,
-    channel: &str,
-    window: TimeWindow,
-) -> Result<(), crate::slack::web_api::ApiError> {
+/// Builds the period's report and the agreements ending soon, and posts them.
+async fn post(job: &DigestJob, window: TimeWindow) -> anyhow::Result<()> {
     let end = window.end;
-    let fetched = state.source.lookup(&window, None).await;
-    let mut report = Report::build(fetched, Filter::All, window);
-    report.by_account = state.source.accounts().len() > 1;
-    let mut ending_lines = Vec::new();
-    if let Some(agreements) = &state.agreements {
-        report.details_unavailable = agreements
-            .enrich(&mut report.activities, Duration::from_secs(5))
-            .await
-            .map(|why| why.user_message().to_owned());
-        let (ending, failed) = agreements
-            .ending_before(end + chrono::Duration::days(ENDING_WITHIN_DAYS))
-            .await;
-        for e in ending.iter().take(ENDING_LISTED) {
-            let what = e
-                .product_id
-                .as_deref()
-                .map(|p| format!(" · product `{}`", escape(p)))
-                .unwrap_or_default();
-            ending_lines.push(format!(
-                "• `{}`{what} · {} · ends {}",
-                e.agreement_id,
-                escape(&e.account.label()),
-                date_token(e.ends)
-            ));
-        }
-        if ending.len() > ENDING_LISTED {
-            ending_lines.push(format!("…and {} more.", ending.len() - ENDING_LISTED));
-        }
-        if ending.is_empty() && failed.is_empty() {
-            ending_lines.push(format!(
-                "No active agreement ends in the next {ENDING_WITHIN_DAYS} days."
-            ));
-        }
-        for (account, why) in failed {
-            ending_lines.push(format!(
-                ":warning: {}: {}",
-                escape(&account),
-                why.user_message()
-            ));
-        }
-    }
-    let mut message = render::report_message(&report, true);
-    if let Some(Block::Header { .. }) = message.blocks.first() {
-        message.blocks[0] = Block::header(&format!("Marketplace digest, {}", report.window.label));
-    }
-    if !ending_lines.is_empty() {
-        let at = message.blocks.len().saturating_sub(1);
-        let text = format!(
-            "*Ending within {ENDING_WITHIN_DAYS} days*\n{}",
-            ending_lines.join("\n")
-        );
-        message.blocks.insert(at, Block::section(&text));
-        message.blocks.insert(at, Block::Divider {});
-    }
-    if message.blocks.len() > MAX_BLOCKS {
-        let excess = message.blocks.len() - MAX_BLOCKS;
-        // Drop events from the middle rather than the header or the ending list.
-        message.blocks.drain(3..3 + excess);
-    }
-    let text = format!("Marketplace digest: {}", message.text);
-    let mut attempt = 0;
-    loop {
-        let result = api
-            .post_message(
-                &ChannelMessage {
-                    channel: channel.to_owned(),
-                    text: text.clone(),
-                    blocks: message.blocks.clone(),
-                    thread_ts: None,
-                    reply_broadcast: false,
-                    unfurl_links: false,
-                    unfurl_media: false,
-                },
-                Duration::from_secs(10),
-            )
-            .await;
-        match result {
-            Ok(_) => return Ok(()),
-            Err(crate::slack::web_api::ApiError::RateLimited(wait)) if attempt < 3 => {
-                tokio::time::sleep(wait).await
-            }
-            Err(crate::slack::web_api::ApiError::Transient(_)) if attempt < 3 => {
-                tokio::time::sleep(Duration::from_secs(2u64.pow(attempt))).await
-            }
-            Err(e) => return Err(e),
-        }
-        attempt += 1;
-    }
+    let budget = Budget {
+        lookup: None,
+        details: DETAILS_BUDGET,
+    };
+    let report = job
+        .reports
+        .report(window, Filter::All, None, budget)
+        .await?;
+    let ending = job
+        .reports
+        .ending_before(end + chrono::Duration::days(ENDING_WITHIN_DAYS))
+        .await;
+    let ending = ending.as_ref().map(|(ending, failed)| EndingSoon {
+        within_days: ENDING_WITHIN_DAYS,
+        ending,
+        failures: failed
+            .iter()
+            .map(|(account, why)| (account.clone(), why.user_message()))
+            .collect(),
+    });
+    let message = render::digest(&report, ending.as_ref());
+    let message = ChannelMessage::new(&job.channel, message.text, message.blocks);
+    Retry::attempts(4)
+        .run(
+            || job.api.post_message(&message, POST_TIMEOUT),
+            |err, attempt| match err {
+                ApiError::RateLimited(wait) => Some(*wait),
+                ApiError::Transient(_) => Some(Duration::from_secs(2u64.pow(attempt - 1))),
+                ApiError::Config { .. } | ApiError::Rejected(_) => None,
+            },
+            |err, wait| tracing::warn!(error = %err, wait_ms = wait.as_millis() as u64, "digest post failed; retrying"),
+        )
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,17 +19,20 @@
 //! - [`serve`], [`query`], [`demo`], [`check`]: the subcommands.
 
 pub mod aws;
-pub mod check;
+pub mod cli;
+
 pub mod config;
-pub mod demo;
+
 pub mod digest;
 pub mod domain;
 pub mod metrics;
 pub mod notify;
+pub mod ops;
 pub mod pacer;
-pub mod query;
+
 pub mod report;
-pub mod serve;
+
 pub mod slack;
 pub mod startup;
+pub mod sync;
 pub mod telemetry;

@@ -1,8 +1,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use marketplace_activity::cli::{check, demo, query, serve};
 use marketplace_activity::config::{Cli, Cmd};
-use marketplace_activity::{check, demo, query, serve, telemetry};
+use marketplace_activity::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::sync::lock;
 use tokio::time::Instant;
 
 /// Hands out call slots at least `interval` apart, shared by every task that calls the same
@@ -40,7 +41,7 @@ impl Pacer {
     fn reserve(&self, max_wait: Option<Duration>) -> Result<Instant, Duration> {
         // A poisoned lock only means another task panicked between two plain assignments;
         // the Instant inside is still valid.
-        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = lock(&self.next);
         let now = Instant::now();
         let slot = next.map_or(now, |n| n.max(now));
         if let Some(max) = max_wait {

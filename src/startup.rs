@@ -1,70 +1,39 @@
-//! Building and running the HTTP application, so `main` and the tests run the same thing.
+//! Building and running the HTTP application, so `main`, the demo and the tests run the same
+//! thing. Each feature owns its router and state (`slack::router`, `notify::routes::router`,
+//! `ops::router`); this module builds them from the settings and merges them.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, MatchedPath, State};
-use axum::http::{header, HeaderName, Request, StatusCode};
+use axum::extract::{MatchedPath, State};
+use axum::http::{HeaderName, Request};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Json;
+use axum::response::Response;
 use axum::Router;
-use serde_json::json;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::aws::agreements::Agreements;
+use crate::aws::reports::Reporter;
 use crate::aws::ActivitySource;
-use crate::config::{DigestSettings, ServeSettings};
-use crate::digest::{self, Clock, SystemClock};
+use crate::config::{DigestSettings, NotifySettings, ServeSettings};
+use crate::digest::{self, Clock, DigestJob, SystemClock};
 use crate::metrics::{HttpLabels, Metrics};
 use crate::notify;
-use crate::notify::deliver::Notifier;
-use crate::notify::routes::ApiKeys;
+use crate::notify::deliver::{Notifier, SlackOut};
+use crate::notify::routes::Delivery;
 use crate::notify::sns::SnsVerifier;
 use crate::notify::store::Store;
-use crate::slack::access::AccessPolicy;
-use crate::slack::commands;
-use crate::slack::signature::SigningSecrets;
-use crate::slack::web_api::SlackApi;
-use tokio_util::sync::CancellationToken;
-
-/// Everything a handler needs, built once at start-up. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub signing: SigningSecrets,
-    pub access: Arc<AccessPolicy>,
-    pub source: ActivitySource,
-    /// One HTTP client for every call to Slack.
-    pub http: reqwest::Client,
-    /// Background answers; closed and drained on shutdown.
-    pub tasks: TaskTracker,
-    /// Room for answers being prepared. A flood of commands must not queue lookups without
-    /// bound (each waits for CloudTrail's 2 calls per second): past this, callers are asked to
-    /// try again.
-    pub answer_slots: Arc<tokio::sync::Semaphore>,
-    pub query_timeout: Duration,
-    /// Channel notifications; `None` when neither EVENTS_API_KEY nor SNS_TOPIC_ARNS is set.
-    pub notifier: Option<Arc<Notifier>>,
-    pub events_keys: Option<ApiKeys>,
-    pub sns: Option<Arc<SnsVerifier>>,
-    pub metrics: Metrics,
-    /// Agreement details (DescribeAgreement); `None` for sources that aren't AWS (the demo).
-    pub agreements: Option<Agreements>,
-    /// The Web API with the bot token, when SLACK_BOT_TOKEN is set (CSV exports, digests).
-    pub slack_api: Option<SlackApi>,
-    /// Set once shutdown starts, so `/readyz` tells load balancers to stop sending.
-    pub shutting_down: Arc<AtomicBool>,
-}
+use crate::ops::{self, OpsState};
+use crate::slack::{self, web_api::SlackApi, SlackState};
 
 /// The bound, not yet running, application.
 pub struct Application {
@@ -73,11 +42,17 @@ pub struct Application {
     tasks: TaskTracker,
     drain_timeout: Duration,
     shutting_down: Arc<AtomicBool>,
-    state: AppState,
-    digest: Option<DigestSettings>,
+    digest: Option<Digest>,
     clock: Arc<dyn Clock>,
     /// When the app was built, by `clock`: the digest schedule counts from here.
     started_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What the digest job is built from once the clock is known.
+struct Digest {
+    settings: DigestSettings,
+    reports: Reporter,
+    api: SlackApi,
 }
 
 impl Application {
@@ -89,79 +64,57 @@ impl Application {
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.listen_addr).await?;
         let tasks = TaskTracker::new();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("marketplace-activity/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(std::io::Error::other)?;
-        let (notifier, events_keys, sns) = match settings.notify {
-            Some(notify) => {
-                let store = open_store(notify.state_dir.as_deref()).await;
-                let api =
-                    SlackApi::new(http.clone(), &notify.api_url, notify.token, metrics.clone());
-                let notifier = Arc::new(Notifier::new(
-                    api,
-                    notify.routes,
-                    store,
-                    metrics.clone(),
-                    agreements.clone(),
-                    source.accounts(),
-                ));
-                let sns = (!notify.sns_topic_arns.is_empty()).then(|| {
-                    Arc::new(SnsVerifier::new(
-                        http.clone(),
-                        notify.sns_topic_arns,
-                        notify.sns_cert_rule,
-                    ))
-                });
-                match &notify.events_keys {
-                    Some(keys) => {
-                        tracing::info!(header = %keys.header(), "POST /events is served (EventBridge API destination)")
-                    }
-                    None => tracing::info!("EVENTS_API_KEY is not set: POST /events is not served"),
-                }
-                if sns.is_none() {
-                    tracing::info!("SNS_TOPIC_ARNS is not set: POST /events/sns is not served");
-                }
-                (Some(notifier), notify.events_keys, sns)
-            }
-            None => {
-                tracing::info!("EVENTS_API_KEY and SNS_TOPIC_ARNS are not set: channel notifications are off (POST /events is not served)");
-                (None, None, None)
-            }
-        };
+        let http = http_client()?;
+        let reports = Reporter::new(source, agreements);
+        let shutting_down = Arc::<AtomicBool>::default();
         let slack_api = settings
             .bot
             .map(|b| SlackApi::new(http.clone(), &b.api_url, b.token, metrics.clone()));
-        let state = AppState {
-            signing: settings.signing_secrets,
+
+        let (notify, store) = match settings.notify {
+            Some(n) => {
+                let (router, store) = notifications(n, &reports, &http, &metrics).await;
+                (router, Some(store))
+            }
+            None => {
+                tracing::info!("EVENTS_API_KEY and SNS_TOPIC_ARNS are not set: channel notifications are off (POST /events is not served)");
+                (Router::new(), None)
+            }
+        };
+        let slack = slack::router(SlackState {
+            signing: Arc::new(settings.signing_secrets),
             access: Arc::new(settings.access),
-            source,
+            reports: reports.clone(),
             http,
             tasks: tasks.clone(),
             answer_slots: Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_ANSWERS)),
             query_timeout: settings.query_timeout,
-            notifier,
-            events_keys,
-            sns,
-            slack_api,
-            metrics,
-            agreements,
-            shutting_down: Arc::default(),
+            metrics: metrics.clone(),
+            slack_api: slack_api.clone(),
+        });
+        let ops = ops::router(OpsState {
+            metrics: metrics.clone(),
+            shutting_down: shutting_down.clone(),
+            store,
+        });
+        let digest = match (settings.digest, slack_api) {
+            (Some(settings), Some(api)) => {
+                tracing::info!(channel = %settings.channel, "digests on");
+                Some(Digest {
+                    settings,
+                    reports,
+                    api,
+                })
+            }
+            _ => None,
         };
-        let shutting_down = state.shutting_down.clone();
-        if let Some(d) = &settings.digest {
-            tracing::info!(channel = %d.channel, "digests on");
-        }
         Ok(Self {
             listener,
-            router: router(state.clone()),
+            router: with_layers(slack.merge(notify).merge(ops), metrics),
             tasks,
             drain_timeout: settings.drain_timeout,
             shutting_down,
-            state,
-            digest: settings.digest,
+            digest,
             clock: Arc::new(SystemClock),
             started_at: chrono::Utc::now(),
         })
@@ -187,14 +140,15 @@ impl Application {
     ) -> std::io::Result<()> {
         let stop = CancellationToken::new();
         if let Some(d) = self.digest {
-            self.tasks.spawn(digest::run(
-                self.state.clone(),
-                d.schedule,
-                d.channel,
-                self.clock.clone(),
-                self.started_at,
-                stop.clone(),
-            ));
+            let job = DigestJob {
+                reports: d.reports,
+                api: d.api,
+                channel: d.settings.channel,
+                schedule: d.settings.schedule,
+                clock: self.clock.clone(),
+                started_at: self.started_at,
+            };
+            self.tasks.spawn(digest::run(job, stop.clone()));
         }
         let flag = self.shutting_down.clone();
         let shutdown = async move {
@@ -217,6 +171,68 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// One HTTP client for every call to Slack and SNS.
+fn http_client() -> std::io::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("marketplace-activity/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(std::io::Error::other)
+}
+
+/// The notification routes and the store behind them.
+async fn notifications(
+    settings: NotifySettings,
+    reports: &Reporter,
+    http: &reqwest::Client,
+    metrics: &Metrics,
+) -> (Router, Store) {
+    let store = open_store(settings.state_dir.as_deref()).await;
+    let api = SlackApi::new(
+        http.clone(),
+        &settings.api_url,
+        settings.token,
+        metrics.clone(),
+    );
+    let out = SlackOut {
+        api,
+        routes: settings.routes,
+        post_interval: settings.post_interval,
+    };
+    let notifier = Notifier::new(
+        out,
+        store.clone(),
+        metrics.clone(),
+        reports.agreements().cloned(),
+        reports.accounts(),
+    );
+    let sns = (!settings.sns_topic_arns.is_empty()).then(|| {
+        Arc::new(SnsVerifier::new(
+            http.clone(),
+            settings.sns_topic_arns,
+            settings.sns_cert_rule,
+        ))
+    });
+    match &settings.events_keys {
+        Some(keys) => {
+            tracing::info!(header = %keys.header(), "POST /events is served (EventBridge API destination)")
+        }
+        None => tracing::info!("EVENTS_API_KEY is not set: POST /events is not served"),
+    }
+    if sns.is_none() {
+        tracing::info!("SNS_TOPIC_ARNS is not set: POST /events/sns is not served");
+    }
+    let delivery = Delivery {
+        notifier: Arc::new(notifier),
+        metrics: metrics.clone(),
+    };
+    (
+        notify::routes::router(delivery, settings.events_keys, sns),
+        store,
+    )
 }
 
 /// The notifier's store: on disk under `STATE_DIR` when it can be, else in memory (said once
@@ -249,34 +265,12 @@ pub const MAX_PENDING_ANSWERS: usize = 64;
 /// Delivery ids are remembered a week: EventBridge retries for at most 24 hours.
 const SEEN_KEPT_SECS: i64 = 7 * 24 * 3600;
 
-pub fn router(state: AppState) -> Router {
+/// What every route gets: a request id (kept from the request when it has one, else a new
+/// UUID), one INFO line per request, and the request counter.
+fn with_layers(router: Router, metrics: Metrics) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let mut router = Router::new()
-        .route(
-            "/slack/commands",
-            post(commands::handle).layer(DefaultBodyLimit::max(commands::MAX_BODY_BYTES)),
-        )
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text));
-    if state.events_keys.is_some() {
-        router = router.route(
-            "/events",
-            post(notify::routes::eventbridge)
-                .layer(DefaultBodyLimit::max(notify::routes::MAX_EVENT_BYTES)),
-        );
-    }
-    if state.sns.is_some() {
-        router = router.route(
-            "/events/sns",
-            // The SNS envelope wraps the event as an escaped string: allow for the growth.
-            post(notify::routes::sns)
-                .layer(DefaultBodyLimit::max(2 * notify::routes::MAX_EVENT_BYTES)),
-        );
-    }
     router
-        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(metrics, count_requests))
         .layer(
             TraceLayer::new_for_http()
                 // One INFO line per request with its status and latency. Our handlers log why
@@ -296,37 +290,9 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
-/// Ready to take traffic: not shutting down. Says where the notifier keeps its state.
-async fn readyz(State(state): State<AppState>) -> Response {
-    let store = match &state.notifier {
-        None => "off",
-        Some(n) if n.store().is_persistent() => "disk",
-        Some(_) => "memory",
-    };
-    if state.shutting_down.load(Ordering::SeqCst) {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"ready": false, "reason": "shutting down"})),
-        )
-            .into_response();
-    }
-    Json(json!({"ready": true, "state_store": store})).into_response()
-}
-
-async fn metrics_text(State(state): State<AppState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
-        .into_response()
-}
-
 /// Counts every request by its route (the pattern, not the raw path) and status.
 async fn count_requests(
-    State(state): State<AppState>,
+    State(metrics): State<Metrics>,
     request: Request<Body>,
     next: Next,
 ) -> Response {
@@ -336,8 +302,7 @@ async fn count_requests(
         .map_or("unmatched", |p| p.as_str())
         .to_owned();
     let response = next.run(request).await;
-    state
-        .metrics
+    metrics
         .http_requests
         .get_or_create(&HttpLabels {
             route,

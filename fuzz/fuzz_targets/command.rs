@@ -5,7 +5,7 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use marketplace_activity::aws::Fetched;
+use marketplace_activity::domain::Fetched;
 use marketplace_activity::domain::Command;
 use marketplace_activity::report::Report;
 use marketplace_activity::slack::render;
@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
             };
             assert!(window.start <= window.end, "{text:?} gave {window:?}");
             let _ = render::looking_up(&window);
-            let report = Report::build(Fetched::default(), query.filter, window);
+            let report = Report::build(Fetched::default(), query.filter, window, false);
             let _ = serde_json::to_string(&render::report_message(&report, query.share)).unwrap();
         }
         Err(e) => {

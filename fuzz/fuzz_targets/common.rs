@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, TimeZone, Utc};
-use marketplace_activity::aws::Fetched;
+use marketplace_activity::domain::Fetched;
 use marketplace_activity::domain::{Activity, Filter, WindowSpec};
 use marketplace_activity::report::Report;
 use marketplace_activity::slack::render;
@@ -33,7 +33,7 @@ pub fn exercise(activity: Activity) {
         sources: 1,
         ..Fetched::default()
     };
-    let report = Report::build(fetched, Filter::All, window);
+    let report = Report::build(fetched, Filter::All, window, false);
     let message = render::report_message(&report, false);
     let _ = serde_json::to_string(&message).expect("a report serialises");
 }

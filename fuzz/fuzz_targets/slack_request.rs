@@ -10,7 +10,7 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use marketplace_activity::domain::Command;
-use marketplace_activity::slack::command_request::SlashCommandRequest;
+use marketplace_activity::slack::command_request::{SlashCommand, SlashCommandForm};
 use marketplace_activity::slack::render;
 use marketplace_activity::slack::signature::{sign, SigningSecrets};
 
@@ -42,10 +42,13 @@ fuzz_target!(|data: &[u8]| {
         Ok(()),
         "a body signed with the secret must verify"
     );
-    let Ok(request) = SlashCommandRequest::parse(body) else {
+    let Ok(form) = SlashCommandForm::parse(body) else {
         return;
     };
-    let _ = request.is_ssl_check();
+    let _ = form.is_ssl_check();
+    let Ok(request) = SlashCommand::try_from(form) else {
+        return;
+    };
     match Command::parse(&request.text) {
         Ok(Command::Help) => {}
         Ok(Command::Report(query)) => {

@@ -7,63 +7,26 @@ use std::path::Path;
 use aws_config::sts::AssumeRoleProvider;
 use serde::Deserialize;
 
-/// One account. `id` is known when configured (or derived from the role ARN).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Account {
-    pub id: Option<String>,
-    pub alias: Option<String>,
-    pub role_arn: Option<String>,
-    pub external_id: Option<String>,
-}
+pub use crate::domain::Account;
 
-impl Account {
-    /// The app's own credentials, no alias.
-    pub fn ambient() -> Self {
-        Self {
-            id: None,
-            alias: None,
-            role_arn: None,
-            external_id: None,
-        }
+/// An SDK configuration acting in `account`: the base one, or one whose credentials come from
+/// assuming the account's role (refreshed by the SDK before they expire).
+pub async fn sdk_config(account: &Account, base: &aws_config::SdkConfig) -> aws_config::SdkConfig {
+    let Some(role) = &account.role_arn else {
+        return base.clone();
+    };
+    let mut provider = AssumeRoleProvider::builder(role.clone())
+        .session_name("marketplace-activity")
+        .configure(base);
+    if let Some(external_id) = &account.external_id {
+        provider = provider.external_id(external_id.clone());
     }
-
-    /// How messages name it: "prod (111122223333)", "111122223333", or "this account".
-    pub fn label(&self) -> String {
-        match (&self.alias, &self.id) {
-            (Some(a), Some(id)) => format!("{a} ({id})"),
-            (Some(a), None) => a.clone(),
-            (None, Some(id)) => id.clone(),
-            (None, None) => "this account".into(),
-        }
-    }
-
-    /// Whether `account:<word>` names this account (alias or id, case-insensitive).
-    pub fn matches(&self, word: &str) -> bool {
-        self.alias
-            .as_deref()
-            .is_some_and(|a| a.eq_ignore_ascii_case(word))
-            || self.id.as_deref() == Some(word)
-    }
-
-    /// An SDK configuration acting in this account: the base one, or one whose credentials
-    /// come from assuming the account's role (refreshed by the SDK before they expire).
-    pub async fn sdk_config(&self, base: &aws_config::SdkConfig) -> aws_config::SdkConfig {
-        let Some(role) = &self.role_arn else {
-            return base.clone();
-        };
-        let mut provider = AssumeRoleProvider::builder(role.clone())
-            .session_name("marketplace-activity")
-            .configure(base);
-        if let Some(external_id) = &self.external_id {
-            provider = provider.external_id(external_id.clone());
-        }
-        let provider = provider.build().await;
-        base.to_builder()
-            .credentials_provider(aws_sdk_cloudtrail::config::SharedCredentialsProvider::new(
-                provider,
-            ))
-            .build()
-    }
+    let provider = provider.build().await;
+    base.to_builder()
+        .credentials_provider(aws_sdk_cloudtrail::config::SharedCredentialsProvider::new(
+            provider,
+        ))
+        .build()
 }
 
 #[derive(Debug, thiserror::Error)]

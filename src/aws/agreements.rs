@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::accounts::Account;
 use crate::domain::{Activity, AgreementFacts, AgreementId};
+use crate::sync::lock;
 
 /// The Agreement API is only served from us-east-1.
 const AGREEMENT_REGION: &str = "us-east-1";
@@ -54,15 +55,7 @@ impl Unavailable {
     }
 }
 
-/// An active agreement that ends soon.
-#[derive(Debug, Clone)]
-pub struct Ending {
-    pub agreement_id: AgreementId,
-    pub account: Account,
-    pub ends: DateTime<Utc>,
-    pub product_id: Option<String>,
-    pub seller_account: Option<String>,
-}
+pub use crate::domain::Ending;
 
 #[derive(Clone)]
 enum Entry {
@@ -107,14 +100,11 @@ impl Agreements {
 
     /// Forgets an agreement (it was just cancelled or changed).
     pub fn invalidate(&self, id: &AgreementId) {
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        lock(&self.cache).remove(id);
     }
 
     fn cached(&self, id: &AgreementId) -> Option<Entry> {
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = lock(&self.cache);
         match cache.get(id)? {
             e @ Entry::Known(_, at) if at.elapsed() < FRESH_FOR => Some(e.clone()),
             e @ Entry::Missing(_, at) if at.elapsed() < FAILURE_KEPT_FOR => Some(e.clone()),
@@ -285,9 +275,6 @@ impl Agreements {
                 Entry::Missing(why, Instant::now())
             }
         };
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), entry);
+        lock(&self.cache).insert(id.clone(), entry);
     }
 }

@@ -4,6 +4,7 @@
 //! - [`agreements`]: agreement details (product, seller, value, term) from DescribeAgreement.
 //! - [`cloudtrail`]: CloudTrail LookupEvents, paced and paginated, across regions.
 //! - [`record`]: one CloudTrail record (JSON) into an [`Activity`].
+//! - [`reports`]: one path from a question to a report (lookup, build, details).
 //! - [`events_file`]: records saved to a file (trail logs from S3, saved LookupEvents output),
 //!   for `query --events-file` and the demo.
 
@@ -12,10 +13,11 @@ pub mod agreements;
 pub mod cloudtrail;
 pub mod events_file;
 pub mod record;
+pub mod reports;
 
 use std::sync::Arc;
 
-use crate::domain::{Activity, TimeWindow};
+use crate::domain::{names_account, TimeWindow};
 
 pub use cloudtrail::CloudTrail;
 
@@ -35,91 +37,7 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
     )
 }
 
-/// What a lookup found: activities newest first, records that could not be read, and the
-/// regions that failed (each with why).
-#[derive(Debug, Default)]
-pub struct Fetched {
-    pub activities: Vec<Activity>,
-    /// Records skipped because they could not be parsed.
-    pub skipped: usize,
-    /// LookupEvents calls made (0 for a file).
-    pub calls: u32,
-    /// Account × region pairs asked (1 for a file).
-    pub sources: usize,
-    pub failures: Vec<Failure>,
-}
-
-/// One account and region whose lookup failed, and why.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    pub account: accounts::Account,
-    pub region: String,
-    pub error: LookupError,
-}
-
-impl Failure {
-    /// "eu-west-1", or "prod (111122223333) eu-west-1" when accounts are configured.
-    pub fn place(&self) -> String {
-        if self.account == accounts::Account::ambient() {
-            self.region.clone()
-        } else {
-            format!("{} {}", self.account.label(), self.region)
-        }
-    }
-}
-
-impl Fetched {
-    pub fn merge(&mut self, other: Fetched) {
-        self.activities.extend(other.activities);
-        self.skipped += other.skipped;
-        self.calls += other.calls;
-        self.sources += other.sources;
-        self.failures.extend(other.failures);
-    }
-
-    pub fn sort_newest_first(&mut self) {
-        self.activities.sort_by(|a, b| {
-            b.time
-                .cmp(&a.time)
-                .then_with(|| a.event_id.cmp(&b.event_id))
-        });
-    }
-}
-
-/// A lookup failure, sorted by what the person has to do about it. `Display` is for the log;
-/// [`LookupError::user_message`] is for Slack.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum LookupError {
-    #[error("access denied: {0}")]
-    AccessDenied(String),
-    #[error("no AWS credentials: {0}")]
-    NoCredentials(String),
-    #[error("AWS rejected the credentials: {0}")]
-    BadCredentials(String),
-    #[error("could not assume the account's role: {0}")]
-    AssumeRoleFailed(String),
-    #[error("still throttled after retries")]
-    Throttled,
-    #[error("timed out")]
-    Timeout,
-    #[error("{0}")]
-    Other(String),
-}
-
-impl LookupError {
-    /// What the Slack user reads: what went wrong and what to fix, without internals.
-    pub fn user_message(&self) -> &'static str {
-        match self {
-            Self::AccessDenied(_) => "AWS denied access to CloudTrail. The app's IAM role needs `cloudtrail:LookupEvents` (on `*`).",
-            Self::NoCredentials(_) => "The app has no AWS credentials. Give its container an IAM role, or set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.",
-            Self::BadCredentials(_) => "AWS rejected the app's credentials (unknown or expired). Check the role or keys the app runs with.",
-            Self::AssumeRoleFailed(_) => "Could not assume this account's role: check that it exists, that its trust policy allows the app's role (and the external id), and that the app may call sts:AssumeRole on it.",
-            Self::Throttled => "CloudTrail is throttling requests from this account right now (its limit is 2 per second). Try again in a minute, or with a shorter window.",
-            Self::Timeout => "CloudTrail did not answer in time. Try again, or with a shorter window.",
-            Self::Other(_) => "CloudTrail returned an unexpected error. The app's log has the details.",
-        }
-    }
-}
+pub use crate::domain::{Failure, Fetched, LookupError};
 
 /// Everything the app asks AWS, built once at start-up for the configured accounts.
 pub struct Aws {
@@ -144,7 +62,7 @@ pub async fn connect(
         accounts
     };
     for account in accounts {
-        configs.push((account.clone(), account.sdk_config(base).await));
+        configs.push((account.clone(), accounts::sdk_config(account, base).await));
     }
     Aws {
         cloudtrail: CloudTrail::for_accounts(&configs, regions, metrics),
@@ -169,10 +87,7 @@ impl ActivitySource {
                 let mut fetched = loaded.within(window);
                 if let Some(word) = account {
                     fetched.activities.retain(|a| {
-                        a.account_alias
-                            .as_deref()
-                            .is_some_and(|x| x.eq_ignore_ascii_case(word))
-                            || a.account_id.as_deref() == Some(word)
+                        names_account(a.account_alias.as_deref(), a.account_id.as_deref(), word)
                     });
                 }
                 fetched

@@ -339,6 +339,19 @@ pub struct Activity {
 }
 
 impl Activity {
+    /// An `AcceptAgreementRequest` record doesn't say whether it bought something new or
+    /// changed an existing agreement; the `CreateAgreementRequest` of the same request id does
+    /// (its `intent`: NEW, AMEND, REPLACE, RENEW). An accepted purchase takes that intent; any
+    /// other activity is left as it is. Returns whether it changed.
+    pub fn take_intent(&mut self, intent: Intent) -> bool {
+        if self.kind != ActivityKind::Purchase {
+            return false;
+        }
+        self.intent = Some(intent);
+        self.kind = ActivityKind::for_intent(intent);
+        true
+    }
+
     /// Combines the two reports of one change (a CloudTrail call and Marketplace's event) into
     /// one: who and when from the call, product and seller from the event, and the more specific
     /// kind (Marketplace's "Amended" beats a bare `AcceptAgreementRequest`).

@@ -5,7 +5,7 @@
 
 use chrono::NaiveDate;
 
-use super::{AgreementId, WindowSpec};
+use super::{AgreementId, Period, PeriodUnit, WindowSpec};
 use crate::domain::Activity;
 
 /// Shown by `help` and after every mistake.
@@ -174,18 +174,15 @@ fn parse_window_word(word: &str) -> Result<Option<WindowSpec>, CommandError> {
     if let Some((a, b)) = word.split_once("..") {
         return Ok(Some(WindowSpec::Between(parse_date(a)?, parse_date(b)?)));
     }
-    let (digits, limit, make): (&str, u32, fn(u32) -> WindowSpec) =
-        if let Some(d) = word.strip_suffix('h') {
-            (d, MAX_DAYS * 24, WindowSpec::LastHours)
-        } else if let Some(d) = word.strip_suffix('d') {
-            (d, MAX_DAYS, WindowSpec::LastDays)
-        } else {
-            return Ok(None);
-        };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let Some(period) = Period::parse(word) else {
         return Ok(None);
-    }
-    match digits.parse::<u32>() {
+    };
+    let (limit, make): (u32, fn(u32) -> WindowSpec) = match period.unit {
+        PeriodUnit::Hours => (MAX_DAYS * 24, WindowSpec::LastHours),
+        PeriodUnit::Days => (MAX_DAYS, WindowSpec::LastDays),
+        PeriodUnit::Minutes => return Ok(None),
+    };
+    match u32::try_from(period.count) {
         Ok(0) => Err(CommandError::EmptyWindow(word.to_owned())),
         Ok(n) if n <= limit => Ok(Some(make(n))),
         _ => Err(CommandError::WindowTooLong(word.to_owned())),

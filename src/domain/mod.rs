@@ -1,15 +1,22 @@
 //! The domain between Slack and AWS: what happened on AWS Marketplace (an [`Activity`]),
-//! what a person asked for (a [`Command`]), and the [`TimeWindow`] it covers.
+//! what a person asked for (a [`Command`]), the [`TimeWindow`] it covers, the [`Account`]s
+//! asked, and what a lookup [`Fetched`].
 //!
 //! Nothing in here knows about HTTP, Slack payloads or the AWS SDK: raw JSON and form
 //! strings are parsed at the edges (`aws::record`, `slack::command_request`) into these types.
 
+mod account;
 mod activity;
 mod command;
+mod fetch;
 mod window;
 
+pub use account::{names_account, Account};
 pub use activity::{
     Activity, ActivityKind, Actor, AgreementFacts, AgreementId, Intent, Origin, Outcome,
 };
 pub use command::{Command, CommandError, Filter, Query, USAGE};
-pub use window::{TimeWindow, WindowError, WindowSpec, CLOUDTRAIL_RETENTION_DAYS};
+pub use fetch::{Ending, Failure, Fetched, LookupError};
+pub use window::{
+    Period, PeriodUnit, TimeWindow, WindowError, WindowKind, WindowSpec, CLOUDTRAIL_RETENTION_DAYS,
+};

@@ -49,6 +49,67 @@ pub struct TimeWindow {
     pub label: String,
     /// Set when the start was moved forward to CloudTrail's retention limit.
     pub clamped_from: Option<DateTime<Utc>>,
+    /// Which shape the label has, so sentences around it read right.
+    #[serde(skip)]
+    pub kind: WindowKind,
+}
+
+/// The shape of a window's label: "last 7 days", "since 2026-11-01", "on 2026-11-01", or
+/// "2026-11-01 to 2026-11-15".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WindowKind {
+    #[default]
+    Last,
+    Since,
+    On,
+    Range,
+}
+
+/// A span written `<N><unit>`: `7d`, `24h`, `30m`. Used by the command's windows and the
+/// digest's period, each with its own bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    /// As written; a number too large for `u64` reads as `u64::MAX` (surely out of bounds).
+    pub count: u64,
+    pub unit: PeriodUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeriodUnit {
+    Minutes,
+    Hours,
+    Days,
+}
+
+impl Period {
+    /// `None` when `word` is not digits followed by `m`, `h` or `d`.
+    pub fn parse(word: &str) -> Option<Self> {
+        let (digits, unit) = if let Some(d) = word.strip_suffix('d') {
+            (d, PeriodUnit::Days)
+        } else if let Some(d) = word.strip_suffix('h') {
+            (d, PeriodUnit::Hours)
+        } else if let Some(d) = word.strip_suffix('m') {
+            (d, PeriodUnit::Minutes)
+        } else {
+            return None;
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let count = digits.parse().unwrap_or(u64::MAX);
+        Some(Self { count, unit })
+    }
+
+    /// The span; saturates for counts no bound would accept.
+    pub fn duration(self) -> Duration {
+        let n = i64::try_from(self.count).unwrap_or(i64::MAX / 86_400_000);
+        let n = n.min(i64::MAX / 86_400_000);
+        match self.unit {
+            PeriodUnit::Minutes => Duration::minutes(n),
+            PeriodUnit::Hours => Duration::hours(n),
+            PeriodUnit::Days => Duration::days(n),
+        }
+    }
 }
 
 impl WindowSpec {
@@ -68,18 +129,36 @@ impl WindowSpec {
 
     /// The window without CloudTrail's retention rule, for archived trail logs read from a file.
     pub fn resolve_unbounded(self, now: DateTime<Utc>) -> Result<TimeWindow, WindowError> {
-        let (start, end, label) = match self {
-            Self::LastHours(h) => (now - Duration::hours(i64::from(h)), now, plural(h, "hour")),
-            Self::LastDays(d) => (now - Duration::days(i64::from(d)), now, plural(d, "day")),
-            Self::Since(day) => (start_of(day), now, format!("since {day}")),
+        let (start, end, label, kind) = match self {
+            Self::LastHours(h) => (
+                now - Duration::hours(i64::from(h)),
+                now,
+                plural(h, "hour"),
+                WindowKind::Last,
+            ),
+            Self::LastDays(d) => (
+                now - Duration::days(i64::from(d)),
+                now,
+                plural(d, "day"),
+                WindowKind::Last,
+            ),
+            Self::Since(day) => (
+                start_of(day),
+                now,
+                format!("since {day}"),
+                WindowKind::Since,
+            ),
+            Self::Between(a, b) if a == b => (
+                start_of(a),
+                end_of(b).min(now),
+                format!("on {a}"),
+                WindowKind::On,
+            ),
             Self::Between(a, b) => (
                 start_of(a),
                 end_of(b).min(now),
-                if a == b {
-                    format!("on {a}")
-                } else {
-                    format!("{a} to {b}")
-                },
+                format!("{a} to {b}"),
+                WindowKind::Range,
             ),
         };
         if start > now {
@@ -93,11 +172,30 @@ impl WindowSpec {
             end,
             label,
             clamped_from: None,
+            kind,
         })
     }
 }
 
 impl TimeWindow {
+    /// The window from `start` to `end`, labelled as the time before `end`: "last 7 days",
+    /// "last day", "last 36 hours" (the digest's period).
+    pub fn last(start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        let hours = (end - start).num_hours();
+        let label = if hours % 24 == 0 {
+            plural(u32::try_from(hours / 24).unwrap_or(u32::MAX), "day")
+        } else {
+            plural(u32::try_from(hours).unwrap_or(u32::MAX), "hour")
+        };
+        Self {
+            start,
+            end,
+            label,
+            clamped_from: None,
+            kind: WindowKind::Last,
+        }
+    }
+
     pub fn contains(&self, t: DateTime<Utc>) -> bool {
         self.start <= t && t <= self.end
     }

@@ -20,13 +20,15 @@ use tokio::time::Instant;
 
 use super::event::Received;
 use super::store::{Store, StoreError, Table};
-use crate::aws::accounts::Account;
 use crate::aws::agreements::Agreements;
+use crate::domain::Account;
 use crate::domain::{Activity, ActivityKind, AgreementFacts, Intent, Origin};
 use crate::metrics::Metrics;
 use crate::pacer::Pacer;
 use crate::slack::render;
-use crate::slack::web_api::{ApiError, ChannelMessage, SlackApi};
+use crate::slack::retry::Retry;
+use crate::slack::web_api::{ApiError, ChannelMessage, Posted, SlackApi};
+use crate::sync::lock;
 
 /// How long after the first report of a change its twin from the other family is merged into
 /// the same message rather than posted anew.
@@ -100,6 +102,22 @@ struct AgreementRecord {
     posts: Vec<PostRecord>,
 }
 
+impl AgreementRecord {
+    /// Adds a post to those remembered for merging, dropping the oldest past [`POSTS_KEPT`].
+    fn remember_post(&mut self, posted: &Posted, activity: Activity) {
+        self.facts.fill_from(&activity.facts);
+        self.posts.push(PostRecord {
+            channel: posted.channel.clone(),
+            ts: posted.ts.clone(),
+            posted_at: Utc::now(),
+            origins: vec![activity.origin],
+            activity,
+        });
+        let excess = self.posts.len().saturating_sub(POSTS_KEPT);
+        self.posts.drain(..excess);
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct PostRecord {
     channel: String,
@@ -124,14 +142,23 @@ pub struct Notifier {
     api: SlackApi,
     routes: Routes,
     store: Store,
+    /// Least time between two posts to one channel.
+    post_interval: Duration,
     pacers: Mutex<HashMap<String, Arc<Pacer>>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+/// Where Slack calls go and how fast.
+pub struct SlackOut {
+    pub api: SlackApi,
+    pub routes: Routes,
+    /// Least time between two posts to one channel ([`CHANNEL_INTERVAL`] in production).
+    pub post_interval: Duration,
+}
+
 impl Notifier {
     pub fn new(
-        api: SlackApi,
-        routes: Routes,
+        out: SlackOut,
         store: Store,
         metrics: Metrics,
         agreements: Option<Agreements>,
@@ -141,9 +168,10 @@ impl Notifier {
             metrics,
             agreements,
             accounts,
-            api,
-            routes,
+            api: out.api,
+            routes: out.routes,
             store,
+            post_interval: out.post_interval,
             pacers: Mutex::default(),
             locks: Mutex::default(),
         }
@@ -154,17 +182,17 @@ impl Notifier {
     }
 
     fn pacer(&self, channel: &str) -> Arc<Pacer> {
-        let mut pacers = self.pacers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pacers = lock(&self.pacers);
         pacers
             .entry(channel.to_owned())
-            .or_insert_with(|| Arc::new(Pacer::new(CHANNEL_INTERVAL)))
+            .or_insert_with(|| Arc::new(Pacer::new(self.post_interval)))
             .clone()
     }
 
     /// One lock per agreement (or per delivery without one): the two reports of a purchase
     /// arriving together must not both post. Locks of finished deliveries are dropped.
     fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut locks = lock(&self.locks);
         locks.retain(|_, l| Arc::strong_count(l) > 1);
         locks.entry(key.to_owned()).or_default().clone()
     }
@@ -191,112 +219,36 @@ impl Notifier {
             self.metrics.duplicates_dropped.inc();
             return Ok(Delivered::Duplicate);
         }
-        if activity.kind == ActivityKind::RequestCreated && !activity.outcome.is_failed() {
-            if let (Some(request), Some(intent)) = (&activity.agreement_request_id, activity.intent)
-            {
-                self.remember(Table::Intents, request, &intent).await;
-            }
-            self.mark_seen(&dedup_keys).await;
+        if self.record_intent(&activity, &dedup_keys).await {
             return Ok(Delivered::Recorded);
         }
-        self.refine_kind(&mut activity).await;
-        if activity.account_alias.is_none() {
-            activity.account_alias = self
-                .accounts
-                .iter()
-                .find(|a| a.id.is_some() && a.id == activity.account_id)
-                .and_then(|a| a.alias.clone());
-        }
-        let note = self.enrich(&mut activity).await;
-        let note = note.as_deref();
-
+        let note = self.complete(&mut activity).await;
         let agreement = activity.agreement_id.as_ref().map(|id| id.to_string());
         let mut record = match &agreement {
             Some(id) => self.recall::<AgreementRecord>(Table::Agreements, id).await,
             None => None,
         };
-
-        // The twin of a change already posted: update that message.
         if let Some(rec) = record.as_mut() {
-            let now = Utc::now();
-            if let Some(post) = rec.posts.iter_mut().rev().find(|p| {
-                same_change(&p.activity.kind, &activity.kind)
-                    && !p.origins.contains(&activity.origin)
-                    && now
-                        .signed_duration_since(p.posted_at)
-                        .to_std()
-                        .is_ok_and(|age| age < MERGE_WINDOW)
-            }) {
-                post.activity.merge(&activity);
-                post.activity.facts.fill_from(&rec.facts);
-                post.origins.push(activity.origin);
-                let mention = self.mention_for(&post.activity);
-                let n = render::notification(&post.activity, mention, note);
-                let (channel, ts) = (post.channel.clone(), post.ts.clone());
-                match self
-                    .api
-                    .update(
-                        &channel,
-                        &ts,
-                        &n.text,
-                        &n.blocks,
-                        remaining(deadline).max(CALL_ALLOWANCE),
-                    )
-                    .await
-                {
-                    Ok(()) => {
-                        rec.facts.fill_from(&activity.facts);
-                        self.finish(agreement.as_deref(), rec, &dedup_keys).await;
-                        return Ok(Delivered::Updated { channel, ts });
-                    }
-                    // The message is gone or can't be edited (deleted by someone): post anew.
-                    Err(ApiError::Rejected(why)) => {
-                        tracing::warn!(%channel, %ts, %why, "could not update the earlier message; posting a new one");
-                    }
-                    Err(e) => return Err(DeliveryError::Slack(e)),
-                }
+            let twin = self.update_twin(rec, &activity, note.as_deref(), deadline);
+            if let Some(updated) = twin.await? {
+                self.finish(agreement.as_deref(), rec, &dedup_keys).await;
+                return Ok(updated);
             }
         }
-
-        // A new message, in the agreement's thread when it has one in this channel.
-        if let Some(rec) = &record {
-            activity.facts.fill_from(&rec.facts);
-        }
-        let channel = self.routes.channel_for(&activity.kind).to_owned();
-        let thread_ts = record
-            .as_ref()
-            .filter(|r| r.channel == channel)
-            .map(|r| r.thread_ts.clone());
-        let n = render::notification(&activity, self.mention_for(&activity), note);
-        let message = ChannelMessage {
-            reply_broadcast: thread_ts.is_some() && activity.kind.is_cancellation(),
-            thread_ts,
-            channel: channel.clone(),
-            text: n.text,
-            blocks: n.blocks,
-            unfurl_links: false,
-            unfurl_media: false,
-        };
-        let posted = self.post(&message, deadline).await?;
-        if let Some(id) = &agreement {
-            let rec = record.get_or_insert_with(|| AgreementRecord {
-                channel: posted.channel.clone(),
-                thread_ts: posted.ts.clone(),
-                ..AgreementRecord::default()
-            });
-            rec.facts.fill_from(&activity.facts);
-            rec.posts.push(PostRecord {
-                channel: posted.channel.clone(),
-                ts: posted.ts.clone(),
-                posted_at: Utc::now(),
-                origins: vec![activity.origin],
-                activity,
-            });
-            let excess = rec.posts.len().saturating_sub(POSTS_KEPT);
-            rec.posts.drain(..excess);
-            self.finish(Some(id), rec, &dedup_keys).await;
-        } else {
-            self.mark_seen(&dedup_keys).await;
+        let posted = self
+            .post_new(&mut activity, record.as_ref(), note.as_deref(), deadline)
+            .await?;
+        match &agreement {
+            Some(id) => {
+                let rec = record.get_or_insert_with(|| AgreementRecord {
+                    channel: posted.channel.clone(),
+                    thread_ts: posted.ts.clone(),
+                    ..AgreementRecord::default()
+                });
+                rec.remember_post(&posted, activity);
+                self.finish(Some(id), rec, &dedup_keys).await;
+            }
+            None => self.mark_seen(&dedup_keys).await,
         }
         Ok(Delivered::Posted {
             channel: posted.channel,
@@ -304,42 +256,137 @@ impl Notifier {
         })
     }
 
+    /// A `CreateAgreementRequest` is remembered for the intent it declares, not posted.
+    /// Returns whether `activity` was one.
+    async fn record_intent(&self, activity: &Activity, dedup_keys: &[String]) -> bool {
+        if activity.kind != ActivityKind::RequestCreated || activity.outcome.is_failed() {
+            return false;
+        }
+        if let (Some(request), Some(intent)) = (&activity.agreement_request_id, activity.intent) {
+            self.remember(Table::Intents, request, &intent).await;
+        }
+        self.mark_seen(dedup_keys).await;
+        true
+    }
+
+    /// Fills in what the event doesn't say: the intent of its request, the account's alias,
+    /// and agreement details. Returns why details are missing, if they are.
+    async fn complete(&self, activity: &mut Activity) -> Option<String> {
+        self.refine_kind(activity).await;
+        if activity.account_alias.is_none() {
+            activity.account_alias = self
+                .accounts
+                .iter()
+                .find(|a| a.id.is_some() && a.id == activity.account_id)
+                .and_then(|a| a.alias.clone());
+        }
+        self.enrich(activity).await
+    }
+
+    /// The twin of a change already posted: updates that message in place. `Ok(None)` when
+    /// there is no twin to merge into (or its message can no longer be edited).
+    async fn update_twin(
+        &self,
+        rec: &mut AgreementRecord,
+        activity: &Activity,
+        note: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Option<Delivered>, DeliveryError> {
+        let now = Utc::now();
+        let Some(post) = rec.posts.iter_mut().rev().find(|p| {
+            same_change(&p.activity.kind, &activity.kind)
+                && !p.origins.contains(&activity.origin)
+                && now
+                    .signed_duration_since(p.posted_at)
+                    .to_std()
+                    .is_ok_and(|age| age < MERGE_WINDOW)
+        }) else {
+            return Ok(None);
+        };
+        post.activity.merge(activity);
+        post.activity.facts.fill_from(&rec.facts);
+        post.origins.push(activity.origin);
+        let n = render::notification(&post.activity, self.mention_for(&post.activity), note);
+        let (channel, ts) = (post.channel.clone(), post.ts.clone());
+        let timeout = remaining(deadline).max(CALL_ALLOWANCE);
+        match self
+            .api
+            .update(&channel, &ts, &n.text, &n.blocks, timeout)
+            .await
+        {
+            Ok(()) => {
+                rec.facts.fill_from(&activity.facts);
+                Ok(Some(Delivered::Updated { channel, ts }))
+            }
+            // The message is gone or can't be edited (deleted by someone): post anew.
+            Err(ApiError::Rejected(why)) => {
+                tracing::warn!(%channel, %ts, %why, "could not update the earlier message; posting a new one");
+                Ok(None)
+            }
+            Err(e) => Err(DeliveryError::Slack(e)),
+        }
+    }
+
+    /// A new message, in the agreement's thread when it has one in this channel.
+    async fn post_new(
+        &self,
+        activity: &mut Activity,
+        record: Option<&AgreementRecord>,
+        note: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Posted, DeliveryError> {
+        if let Some(rec) = record {
+            activity.facts.fill_from(&rec.facts);
+        }
+        let channel = self.routes.channel_for(&activity.kind);
+        let thread_ts = record
+            .filter(|r| r.channel == channel)
+            .map(|r| r.thread_ts.clone());
+        let n = render::notification(activity, self.mention_for(activity), note);
+        let message = ChannelMessage::new(channel, n.text, n.blocks)
+            .in_thread(thread_ts, activity.kind.is_cancellation());
+        self.post(&message, deadline).await
+    }
+
     /// Posts, paced per channel, retrying what can be retried inside the deadline.
     async fn post(
         &self,
         message: &ChannelMessage,
         deadline: Instant,
-    ) -> Result<crate::slack::web_api::Posted, DeliveryError> {
+    ) -> Result<Posted, DeliveryError> {
         let pacer = self.pacer(&message.channel);
-        loop {
+        let attempt = || async {
             // Only take a slot that leaves time for the call itself: a post cut off by our own
             // timeout may still have reached Slack, and its retry would post it twice.
             pacer
                 .wait_at_most(remaining(deadline).saturating_sub(CALL_ALLOWANCE))
                 .await
-                .map_err(|wait| DeliveryError::RetryAfter(wait.max(CHANNEL_INTERVAL)))?;
+                .map_err(|wait| DeliveryError::RetryAfter(wait.max(self.post_interval)))?;
             let timeout = remaining(deadline).max(CALL_ALLOWANCE);
-            let err = match self.api.post_message(message, timeout).await {
-                Ok(posted) => return Ok(posted),
-                Err(e) => e,
-            };
-            let wait = match &err {
-                ApiError::RateLimited(after) => *after,
-                ApiError::Transient(_) => Duration::from_millis(200),
-                ApiError::Config { .. } | ApiError::Rejected(_) => {
-                    return Err(DeliveryError::Slack(err))
-                }
-            };
-            if wait >= remaining(deadline) {
-                return Err(match err {
-                    ApiError::RateLimited(after) => DeliveryError::RetryAfter(after),
-                    other => DeliveryError::Slack(other),
-                });
-            }
-            tracing::warn!(channel = %message.channel, error = %err, wait_ms = wait.as_millis() as u64, "chat.postMessage failed; retrying within the deadline");
-            self.metrics.slack_retries.inc();
-            tokio::time::sleep(wait).await;
-        }
+            self.api
+                .post_message(message, timeout)
+                .await
+                .map_err(DeliveryError::Slack)
+        };
+        let result = Retry::until(deadline)
+            .run(
+                attempt,
+                |err, _| match err {
+                    DeliveryError::Slack(ApiError::RateLimited(after)) => Some(*after),
+                    DeliveryError::Slack(ApiError::Transient(_)) => Some(Duration::from_millis(200)),
+                    _ => None,
+                },
+                |err, wait| {
+                    tracing::warn!(channel = %message.channel, error = %err, wait_ms = wait.as_millis() as u64, "chat.postMessage failed; retrying within the deadline");
+                    self.metrics.slack_retries.inc();
+                },
+            )
+            .await;
+        // Rate limited past the deadline: the sender retries after Slack's wait.
+        result.map_err(|e| match e {
+            DeliveryError::Slack(ApiError::RateLimited(after)) => DeliveryError::RetryAfter(after),
+            other => other,
+        })
     }
 
     /// Adds DescribeAgreement's details, waiting at most [`DETAILS_BUDGET`]; a cancellation
@@ -374,8 +421,7 @@ impl Notifier {
             return;
         };
         if let Some(intent) = self.recall::<Intent>(Table::Intents, request).await {
-            activity.intent = Some(intent);
-            activity.kind = ActivityKind::for_intent(intent);
+            activity.take_intent(intent);
         }
     }
 

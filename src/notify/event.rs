@@ -1,9 +1,11 @@
 //! An EventBridge event, as an API destination or SNS delivers it, read into an [`Activity`]
 //! (or recognised as none of ours).
 //!
-//! Two families (DOMAIN.md 4.1): CloudTrail API calls ("AWS API Call via CloudTrail", whose
+//! Two families: CloudTrail API calls ("AWS API Call via CloudTrail", whose
 //! `detail` is the CloudTrail record) and Marketplace's own buyer events
-//! ("Purchase Agreement Created - Acceptor" and friends).
+//! ("Purchase Agreement Created - Acceptor" and friends). See
+//! <https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-cloudtrail.html> and
+//! <https://docs.aws.amazon.com/marketplace/latest/buyerguide/buyer-eventbridge-integration.html>.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;

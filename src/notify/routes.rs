@@ -1,24 +1,27 @@
 //! `POST /events` (an EventBridge API destination) and `POST /events/sns` (an SNS HTTPS
 //! subscription): authenticate, parse, deliver, and answer so the sender retries exactly when
-//! a retry can help (DOMAIN.md 4.2: EventBridge retries 429, 5xx and time-outs for 24 hours,
-//! never other 4xx).
+//! a retry can help. EventBridge retries 429, 5xx and time-outs for up to 24 hours and 185
+//! attempts, and never other 4xx:
+//! <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-api-destinations.html>.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::post;
+use axum::{Json, Router};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::deliver::{Delivered, DeliveryError};
+use super::deliver::{Delivered, DeliveryError, Notifier};
 use super::event::{self, Incoming};
-use super::sns::SnsMessage;
+use super::sns::{SnsError, SnsMessage, SnsVerifier};
+use crate::metrics::Metrics;
 use crate::slack::web_api::ApiError;
-use crate::startup::AppState;
 
 /// EventBridge's largest event.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
@@ -83,40 +86,115 @@ impl ApiKeys {
     }
 }
 
+/// What every notification route delivers with.
+#[derive(Clone)]
+pub struct Delivery {
+    pub notifier: Arc<Notifier>,
+    pub metrics: Metrics,
+}
+
+#[derive(Clone)]
+struct EventsState {
+    keys: Arc<ApiKeys>,
+    delivery: Delivery,
+}
+
+#[derive(Clone)]
+struct SnsState {
+    verifier: Arc<SnsVerifier>,
+    delivery: Delivery,
+}
+
+/// `POST /events` when there are API keys, `POST /events/sns` when there are SNS topics;
+/// a route without its configuration is not mounted (404).
+pub fn router(delivery: Delivery, keys: Option<ApiKeys>, sns: Option<Arc<SnsVerifier>>) -> Router {
+    let mut router = Router::new();
+    if let Some(keys) = keys {
+        let state = EventsState {
+            keys: Arc::new(keys),
+            delivery: delivery.clone(),
+        };
+        router = router.merge(
+            Router::new()
+                .route(
+                    "/events",
+                    post(eventbridge).layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)),
+                )
+                .with_state(state),
+        );
+    }
+    if let Some(verifier) = sns {
+        let state = SnsState { verifier, delivery };
+        router = router.merge(
+            Router::new()
+                .route(
+                    "/events/sns",
+                    // The SNS envelope wraps the event as an escaped string: allow for the growth.
+                    post(sns_message).layer(DefaultBodyLimit::max(2 * MAX_EVENT_BYTES)),
+                )
+                .with_state(state),
+        );
+    }
+    router
+}
+
+/// Why an event was not delivered, and what its sender is told.
+#[derive(Debug)]
+pub enum EventError {
+    /// No key, or a wrong one: 401.
+    Unauthorized,
+    /// Not an event we can read: 400 with the reason.
+    Malformed(String),
+    /// Refused or unverifiable SNS message.
+    Sns(SnsError),
+    /// Slack (or our pacing) said not now: 503 or 500 with `Retry-After`.
+    NotDelivered { kind: String, error: DeliveryError },
+}
+
+impl IntoResponse for EventError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Unauthorized => reply(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "missing or wrong API key"}),
+            ),
+            Self::Malformed(why) => reply(StatusCode::BAD_REQUEST, json!({"error": why})),
+            Self::Sns(e) => e.into_response(),
+            Self::NotDelivered { kind, error } => retry_later(&error, &kind),
+        }
+    }
+}
+
+/// The answer to an event that was handled.
+pub struct Handled(serde_json::Value);
+
+impl IntoResponse for Handled {
+    fn into_response(self) -> Response {
+        reply(StatusCode::OK, self.0)
+    }
+}
+
 fn reply(status: StatusCode, body: serde_json::Value) -> Response {
     (status, Json(body)).into_response()
 }
 
-pub async fn eventbridge(
-    State(state): State<AppState>,
+async fn eventbridge(
+    State(state): State<EventsState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let Some(keys) = &state.events_keys else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !keys.allows(&headers) {
+) -> Result<Handled, EventError> {
+    if !state.keys.allows(&headers) {
         tracing::warn!("refused event: missing or wrong API key");
-        return reply(
-            StatusCode::UNAUTHORIZED,
-            json!({"error": "missing or wrong API key"}),
-        );
+        return Err(EventError::Unauthorized);
     }
-    handle_event(&state, &body).await
+    state.delivery.handle(&body).await
 }
 
-pub async fn sns(State(state): State<AppState>, body: Bytes) -> Response {
-    let Some(verifier) = &state.sns else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let message = match verifier.verify(&body).await {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::warn!(error = %e, "refused SNS message");
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            return reply(status, json!({"error": e.to_string()}));
-        }
-    };
+async fn sns_message(State(state): State<SnsState>, body: Bytes) -> Result<Handled, EventError> {
+    let message = state.verifier.verify(&body).await.map_err(|e| {
+        tracing::warn!(error = %e, "refused SNS message");
+        EventError::Sns(e)
+    })?;
     match message {
         SnsMessage::Notification {
             message,
@@ -124,69 +202,64 @@ pub async fn sns(State(state): State<AppState>, body: Bytes) -> Response {
             ..
         } => {
             tracing::debug!(%message_id, "SNS notification");
-            handle_event(&state, message.as_bytes()).await
+            state.delivery.handle(message.as_bytes()).await
         }
         SnsMessage::SubscriptionConfirmation {
             topic_arn,
             subscribe_url,
-        } => match verifier.confirm(&subscribe_url).await {
-            Ok(()) => {
-                tracing::info!(%topic_arn, "confirmed the SNS subscription");
-                reply(StatusCode::OK, json!({"status": "confirmed"}))
-            }
-            Err(e) => {
+        } => {
+            state.verifier.confirm(&subscribe_url).await.map_err(|e| {
                 tracing::error!(%topic_arn, error = %e, "could not confirm the SNS subscription");
-                let status =
-                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-                reply(status, json!({"error": e.to_string()}))
-            }
-        },
+                EventError::Sns(e)
+            })?;
+            tracing::info!(%topic_arn, "confirmed the SNS subscription");
+            Ok(Handled(json!({"status": "confirmed"})))
+        }
         SnsMessage::UnsubscribeConfirmation { topic_arn } => {
             tracing::warn!(%topic_arn, "SNS says this endpoint was unsubscribed");
-            reply(StatusCode::OK, json!({"status": "noted"}))
+            Ok(Handled(json!({"status": "noted"})))
         }
     }
 }
 
-async fn handle_event(state: &AppState, body: &[u8]) -> Response {
-    let Some(notifier) = &state.notifier else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let deadline = tokio::time::Instant::now() + DELIVERY_BUDGET;
-    let received = match event::parse(body) {
-        Ok(Incoming::Activity(r)) => r,
-        Ok(Incoming::Unrelated(why)) => {
-            state.metrics.event("none", "ignored");
-            let total = state.metrics.events_count("none", "ignored");
-            tracing::info!(%why, ignored_total = total, "event not ours to post");
-            return reply(StatusCode::OK, json!({"status": "ignored", "reason": why}));
-        }
-        Err(e) => {
-            state.metrics.event("none", "malformed");
-            tracing::warn!(error = %e, "malformed event");
-            return reply(StatusCode::BAD_REQUEST, json!({"error": e.to_string()}));
-        }
-    };
-    let kind = received.activity.kind.label().to_owned();
-    let agreement = received.activity.agreement_id.clone();
-    match notifier.deliver(*received, deadline).await {
-        Ok(delivered) => {
-            let (status, ts) = match &delivered {
-                Delivered::Posted { ts, .. } => ("posted", Some(ts.as_str())),
-                Delivered::Updated { ts, .. } => ("updated", Some(ts.as_str())),
-                Delivered::Duplicate => ("duplicate", None),
-                Delivered::Recorded => ("recorded", None),
-            };
-            tracing::info!(%kind, agreement = ?agreement.as_ref().map(|a| a.as_str()), status, "event delivered");
-            state.metrics.event(&kind, status);
-            reply(StatusCode::OK, json!({"status": status, "ts": ts}))
-        }
-        Err(e) => {
-            let rejected = matches!(e, DeliveryError::Slack(ApiError::Rejected(_)));
-            state
-                .metrics
-                .event(&kind, if rejected { "failed" } else { "retry_later" });
-            retry_later(&e, &kind)
+impl Delivery {
+    /// Parses an event and delivers it within the sender's budget.
+    async fn handle(&self, body: &[u8]) -> Result<Handled, EventError> {
+        let deadline = tokio::time::Instant::now() + DELIVERY_BUDGET;
+        let received = match event::parse(body) {
+            Ok(Incoming::Activity(r)) => r,
+            Ok(Incoming::Unrelated(why)) => {
+                self.metrics.event("none", "ignored");
+                let total = self.metrics.events_count("none", "ignored");
+                tracing::info!(%why, ignored_total = total, "event not ours to post");
+                return Ok(Handled(json!({"status": "ignored", "reason": why})));
+            }
+            Err(e) => {
+                self.metrics.event("none", "malformed");
+                tracing::warn!(error = %e, "malformed event");
+                return Err(EventError::Malformed(e.to_string()));
+            }
+        };
+        let kind = received.activity.kind.label().to_owned();
+        let agreement = received.activity.agreement_id.clone();
+        match self.notifier.deliver(*received, deadline).await {
+            Ok(delivered) => {
+                let (status, ts) = match &delivered {
+                    Delivered::Posted { ts, .. } => ("posted", Some(ts.as_str())),
+                    Delivered::Updated { ts, .. } => ("updated", Some(ts.as_str())),
+                    Delivered::Duplicate => ("duplicate", None),
+                    Delivered::Recorded => ("recorded", None),
+                };
+                tracing::info!(%kind, agreement = ?agreement.as_ref().map(|a| a.as_str()), status, "event delivered");
+                self.metrics.event(&kind, status);
+                Ok(Handled(json!({"status": status, "ts": ts})))
+            }
+            Err(error) => {
+                let rejected = matches!(error, DeliveryError::Slack(ApiError::Rejected(_)));
+                self.metrics
+                    .event(&kind, if rejected { "failed" } else { "retry_later" });
+                Err(EventError::NotDelivered { kind, error })
+            }
         }
     }
 }

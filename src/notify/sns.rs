@@ -1,5 +1,6 @@
 //! Amazon SNS HTTPS subscriptions: proving that a POSTed message was signed by SNS, for a topic
-//! we accept, before anything trusts what it carries (DOMAIN.md 4.3).
+//! we accept, before anything trusts what it carries.
+//! See <https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html>.
 //!
 //! SNS signs each message with an RSA key and names the certificate for that key in the message
 //! itself (`SigningCertURL`). Anyone can POST a message naming any URL, so the URL is checked
@@ -10,9 +11,10 @@
 //! own validators; its chain and dates are not checked.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::sync::lock;
 use aws_lc_rs::signature::{
     ParsedPublicKey, RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY, RSA_PKCS1_2048_8192_SHA256,
 };
@@ -151,12 +153,20 @@ pub enum SnsError {
 impl SnsError {
     /// The HTTP status to answer SNS with: 400 for a malformed message, 403 for one we refuse to
     /// trust, 503 when we could not check it (SNS retries a 5xx).
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
         match self {
-            Self::Malformed(_) => 400,
-            Self::WrongTopic(_) | Self::BadCertUrl | Self::BadSignature => 403,
-            Self::CertFetch(_) => 503,
+            Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            Self::WrongTopic(_) | Self::BadCertUrl | Self::BadSignature => StatusCode::FORBIDDEN,
+            Self::CertFetch(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
+    }
+}
+
+impl axum::response::IntoResponse for SnsError {
+    fn into_response(self) -> axum::response::Response {
+        let body = serde_json::json!({"error": self.to_string()});
+        (self.status(), axum::Json(body)).into_response()
     }
 }
 
@@ -261,7 +271,7 @@ impl SnsVerifier {
     ) -> Result<(), SnsError> {
         let cell = {
             // A panic elsewhere cannot leave the map half-changed, so a poisoned lock is usable.
-            let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut keys = lock(&self.keys);
             if keys.len() >= MAX_CACHED_CERTS && !keys.contains_key(url) {
                 keys.clear();
             }
@@ -270,7 +280,7 @@ impl SnsVerifier {
         match cell.get_or_try_init(|| self.fetch_key(url)).await {
             Ok(key) => check(key),
             Err(e) => {
-                let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut keys = lock(&self.keys);
                 if keys
                     .get(url)
                     .is_some_and(|c| Arc::ptr_eq(c, &cell) && c.get().is_none())
@@ -635,7 +645,9 @@ mod tests {
         ];
         for (name, body) in cases {
             match Envelope::parse(body.as_bytes()) {
-                Err(e @ SnsError::Malformed(_)) => assert_eq!(e.status(), 400, "case {name}"),
+                Err(e @ SnsError::Malformed(_)) => {
+                    assert_eq!(e.status().as_u16(), 400, "case {name}")
+                }
                 other => panic!("case {name}: {other:?}"),
             }
         }
@@ -651,7 +663,7 @@ mod tests {
             (SnsError::CertFetch("timed out".into()), 503),
         ];
         for (error, status) in cases {
-            assert_eq!(error.status(), status, "case {error}");
+            assert_eq!(error.status().as_u16(), status, "case {error}");
         }
     }
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use crate::sync::lock;
 use redb::{Database, ReadableTableMetadata, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -101,21 +102,12 @@ impl Store {
         table: Table,
         key: &str,
     ) -> Result<Option<T>, StoreError> {
-        let unwritten = self
-            .unwritten
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&(table, key.to_owned()))
-            .cloned();
+        let unwritten = lock(&self.unwritten).get(&(table, key.to_owned())).cloned();
         if let Some(b) = unwritten {
             return Ok(Some(serde_json::from_slice(&b)?));
         }
         let bytes = match &self.backend {
-            Backend::Memory(map) => map
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&(table, key.to_owned()))
-                .cloned(),
+            Backend::Memory(map) => lock(map).get(&(table, key.to_owned())).cloned(),
             Backend::Disk(db) => {
                 let db = db.clone();
                 let key = key.to_owned();
@@ -145,7 +137,7 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         match &self.backend {
             Backend::Memory(map) => {
-                let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+                let mut map = lock(map);
                 for (k, v) in encoded {
                     map.insert((table, k), v);
                 }
@@ -166,7 +158,7 @@ impl Store {
                 })
                 .await?;
                 // Kept until written, so a later successful write is not shadowed.
-                let mut unwritten = self.unwritten.lock().unwrap_or_else(|e| e.into_inner());
+                let mut unwritten = lock(&self.unwritten);
                 for (k, v) in kept {
                     match written {
                         Ok(()) => unwritten.remove(&(table, k)),
@@ -193,7 +185,7 @@ impl Store {
         let old = move |v: &[u8]| serde_json::from_slice::<i64>(v).is_ok_and(|t| t < cutoff);
         match &self.backend {
             Backend::Memory(map) => {
-                let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+                let mut map = lock(map);
                 let before = map.len();
                 map.retain(|(table, _), v| *table != Table::Seen || !old(v));
                 Ok(before - map.len())

@@ -8,8 +8,9 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::aws::{Failure, Fetched};
-use crate::domain::{Activity, ActivityKind, Filter, Intent, TimeWindow};
+use crate::domain::{
+    Account, Activity, ActivityKind, Failure, Fetched, Filter, Intent, TimeWindow, WindowKind,
+};
 
 /// How many of each kind a report holds. Failed attempts count only as failed.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -67,7 +68,14 @@ pub struct AccountSection<'a> {
 }
 
 impl Report {
-    pub fn build(mut fetched: Fetched, filter: Filter, window: TimeWindow) -> Self {
+    /// The activities of `fetched` that `filter` wants, newest first, with their counts.
+    /// `by_account` groups them under one heading per account.
+    pub fn build(
+        mut fetched: Fetched,
+        filter: Filter,
+        window: TimeWindow,
+        by_account: bool,
+    ) -> Self {
         refine_accept_kinds(&mut fetched.activities);
         let nothing_answered =
             !fetched.failures.is_empty() && fetched.failures.len() >= fetched.sources.max(1);
@@ -92,7 +100,7 @@ impl Report {
             skipped: fetched.skipped,
             failures: fetched.failures,
             nothing_answered,
-            by_account: false,
+            by_account,
             details_unavailable: None,
         }
     }
@@ -129,7 +137,7 @@ impl Report {
                     .iter()
                     .filter(|f| f.account.alias == alias && f.account.id == id)
                     .collect();
-                let label = crate::aws::accounts::Account {
+                let label = Account {
                     id,
                     alias,
                     role_arn: None,
@@ -209,12 +217,10 @@ impl Report {
             .describe()
             .map(|f| format!(" ({f})"))
             .unwrap_or_default();
-        if label.starts_with("last") {
-            format!("in the {label}{filter}")
-        } else if label.starts_with("since") || label.starts_with("on") {
-            format!("{label}{filter}")
-        } else {
-            format!("from {label}{filter}")
+        match self.window.kind {
+            WindowKind::Last => format!("in the {label}{filter}"),
+            WindowKind::Since | WindowKind::On => format!("{label}{filter}"),
+            WindowKind::Range => format!("from {label}{filter}"),
         }
     }
 }
@@ -234,9 +240,8 @@ pub fn headline(activity: &Activity) -> String {
     }
 }
 
-/// An `AcceptAgreementRequest` record doesn't say whether it bought something new or changed
-/// an existing agreement; the `CreateAgreementRequest` for the same request id does. When both
-/// are in the window, the accept takes the request's intent.
+/// When an `AcceptAgreementRequest` and its `CreateAgreementRequest` are both in the window,
+/// the accept takes the request's intent ([`Activity::take_intent`]).
 fn refine_accept_kinds(activities: &mut [Activity]) {
     let intents: HashMap<String, Intent> = activities
         .iter()
@@ -246,17 +251,13 @@ fn refine_accept_kinds(activities: &mut [Activity]) {
     if intents.is_empty() {
         return;
     }
-    for a in activities
-        .iter_mut()
-        .filter(|a| a.kind == ActivityKind::Purchase)
-    {
+    for a in activities.iter_mut() {
         if let Some(intent) = a
             .agreement_request_id
             .as_ref()
             .and_then(|id| intents.get(id))
         {
-            a.intent = Some(*intent);
-            a.kind = ActivityKind::for_intent(*intent);
+            a.take_intent(*intent);
         }
     }
 }
@@ -287,7 +288,7 @@ mod tests {
             ..Fetched::default()
         };
         let window = WindowSpec::LastDays(7).resolve(chrono::Utc::now()).unwrap();
-        let report = Report::build(fetched, Filter::All, window);
+        let report = Report::build(fetched, Filter::All, window, false);
         let kinds: Vec<_> = report.activities.iter().map(|a| a.kind.clone()).collect();
         assert_eq!(
             kinds,

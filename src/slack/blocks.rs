@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-/// Slack's limits (DOMAIN.md 1.4).
+/// Slack's limits: <https://api.slack.com/reference/block-kit/blocks> and
+/// <https://api.slack.com/methods/chat.postMessage#truncating>.
 pub const MAX_BLOCKS: usize = 50;
 pub const MAX_SECTION_TEXT: usize = 3000;
 pub const MAX_FIELD_TEXT: usize = 2000;

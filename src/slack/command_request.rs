@@ -1,32 +1,72 @@
-//! The form Slack POSTs for a slash command, parsed once it has been verified.
+//! The form Slack POSTs for a slash command, parsed once it has been verified, and turned
+//! into a [`SlashCommand`] whose `response_url` is a checked URL.
+//! See <https://api.slack.com/interactivity/slash-commands#app_command_handling>.
 
 use serde::Deserialize;
 
-/// The fields we use (DOMAIN.md 1.2); the deprecated `token` is ignored on purpose.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SlashCommandRequest {
+use super::response_url::ResponseUrl;
+
+/// The fields we read; the deprecated `token` is ignored on purpose (requests are verified by
+/// their signature).
+#[derive(Deserialize)]
+pub struct SlashCommandForm {
     #[serde(default)]
-    pub team_id: String,
+    team_id: String,
     #[serde(default)]
-    pub channel_id: String,
+    channel_id: String,
     #[serde(default)]
-    pub user_id: String,
+    user_id: String,
     #[serde(default)]
-    pub command: String,
+    text: String,
     #[serde(default)]
-    pub text: String,
+    response_url: Option<String>,
     #[serde(default)]
-    pub response_url: String,
-    #[serde(default)]
-    pub ssl_check: Option<String>,
+    ssl_check: Option<String>,
 }
 
-impl SlashCommandRequest {
+impl SlashCommandForm {
     pub fn parse(body: &[u8]) -> Result<Self, serde_urlencoded::de::Error> {
         serde_urlencoded::from_bytes(body)
     }
 
+    /// Slack's periodic certificate check (`ssl_check=1`): answered with an empty 200.
     pub fn is_ssl_check(&self) -> bool {
         self.ssl_check.as_deref() == Some("1")
+    }
+}
+
+/// A slash command as the app uses it.
+#[derive(Debug, Clone)]
+pub struct SlashCommand {
+    pub team_id: String,
+    pub channel_id: String,
+    pub user_id: String,
+    pub text: String,
+    pub response_url: ResponseUrl,
+}
+
+/// A form that is not a slash command we can answer.
+#[derive(Debug, thiserror::Error)]
+pub enum NotACommand {
+    #[error("no response_url, or not an http(s) URL")]
+    ResponseUrl,
+}
+
+impl TryFrom<SlashCommandForm> for SlashCommand {
+    type Error = NotACommand;
+
+    fn try_from(form: SlashCommandForm) -> Result<Self, Self::Error> {
+        let response_url = form
+            .response_url
+            .as_deref()
+            .and_then(ResponseUrl::parse)
+            .ok_or(NotACommand::ResponseUrl)?;
+        Ok(Self {
+            team_id: form.team_id,
+            channel_id: form.channel_id,
+            user_id: form.user_id,
+            text: form.text,
+            response_url,
+        })
     }
 }

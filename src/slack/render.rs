@@ -1,8 +1,12 @@
-//! How activity looks in Slack. The slash command's report and (later) channel notifications
-//! share [`activity_line`], so both read as one product.
+//! Every word Slack shows, in one place: the slash command's answers and errors, the digest,
+//! and channel notifications. Reports and notifications share [`activity_line`], so both read
+//! as one product. Handlers and jobs decide *what* to say; this module says it.
 
 use super::blocks::{date_token, escape, Block, Message, ResponseType, MAX_BLOCKS};
-use crate::domain::{Activity, ActivityKind, Actor, CommandError, Origin, TimeWindow, USAGE};
+use crate::domain::{
+    Account, Activity, ActivityKind, Actor, CommandError, Ending, Origin, TimeWindow, WindowError,
+    USAGE,
+};
 use crate::report::{headline, Report};
 
 /// Where a person manages their subscriptions.
@@ -247,6 +251,157 @@ pub fn command_error(err: &CommandError) -> Message {
 pub fn error_message(text: &str) -> Message {
     let text = format!(":warning: {text}");
     Message::ephemeral(&text, vec![Block::section(&text)])
+}
+
+/// `account:<word>` names no configured account.
+pub fn unknown_account(word: &str, accounts: &[Account]) -> Message {
+    let known: Vec<String> = accounts
+        .iter()
+        .filter_map(|a| a.alias.clone().or_else(|| a.id.clone()))
+        .map(|a| format!("`{}`", escape(&a)))
+        .collect();
+    let known = if known.is_empty() {
+        "No accounts are configured (ACCOUNTS); the app reports on its own account.".to_owned()
+    } else {
+        format!("Known accounts: {}.", known.join(", "))
+    };
+    error_message(&format!(
+        "I don't know the account `{}`. {known}",
+        escape(word)
+    ))
+}
+
+/// The window the person typed can't be looked up.
+pub fn bad_window(text: &str, err: &WindowError) -> Message {
+    error_message(&format!(
+        "{}: {err}.\nTry `/marketplace-activity help`.",
+        escape(text)
+    ))
+}
+
+pub fn csv_needs_bot_token() -> Message {
+    error_message(
+        "CSV export needs the app's bot token: ask its admins to set SLACK_BOT_TOKEN (with the files:write scope).",
+    )
+}
+
+pub fn too_busy() -> Message {
+    error_message("Too many lookups are running right now. Please try again in a minute.")
+}
+
+pub fn lookup_timed_out() -> Message {
+    error_message("The lookup took too long and was stopped. Try a shorter window or a filter.")
+}
+
+/// How a CSV export went, as the line added to the answer.
+pub enum CsvExport {
+    Uploaded {
+        rows: usize,
+        name: String,
+    },
+    NotWritten,
+    /// The upload failed for a reason the app's admins must fix.
+    Misconfigured(&'static str),
+    Failed,
+}
+
+/// The answer with the CSV export's line added above its footer.
+pub fn with_csv_note(mut message: Message, export: &CsvExport) -> Message {
+    let note = match export {
+        CsvExport::Uploaded { rows, name } => format!(":page_facing_up: The full list ({rows} rows) was uploaded to this conversation as `{name}`."),
+        CsvExport::NotWritten => ":warning: The CSV could not be written; the app's log says why.".into(),
+        CsvExport::Misconfigured(fix) => format!(":warning: The CSV upload failed: {fix}"),
+        CsvExport::Failed => ":warning: The CSV upload failed; try again, or use `marketplace-activity query --format csv`.".into(),
+    };
+    message.blocks.insert(
+        message.blocks.len().saturating_sub(1),
+        Block::context(&[note]),
+    );
+    message.blocks.truncate(MAX_BLOCKS);
+    message
+}
+
+/// The title and comment of a report's CSV file.
+pub fn csv_file(report: &Report) -> (String, String, String) {
+    let name = format!(
+        "marketplace-activity-{}-{}.csv",
+        report.window.start.format("%Y%m%d"),
+        report.window.end.format("%Y%m%d")
+    );
+    let comment = format!("{} ({} rows)", report.title(), report.activities.len());
+    (name, report.title(), comment)
+}
+
+/// The digest's agreements ending soon: those found (newest-ending first) and the accounts
+/// that could not be asked, with why.
+pub struct EndingSoon<'a> {
+    pub within_days: i64,
+    pub ending: &'a [Ending],
+    pub failures: Vec<(String, &'static str)>,
+}
+
+/// Ending agreements listed by name in a digest; the rest are counted.
+const ENDING_LISTED: usize = 15;
+
+/// The scheduled digest: the period's report under its own title, then the agreements that
+/// end soon. Events are dropped from the middle when it doesn't fit, never the header or the
+/// ending list.
+pub fn digest(report: &Report, ending: Option<&EndingSoon<'_>>) -> Message {
+    let mut message = report_message(report, true);
+    if let Some(Block::Header { .. }) = message.blocks.first() {
+        message.blocks[0] = Block::header(&format!("Marketplace digest, {}", report.window.label));
+    }
+    let mut tail = Vec::new();
+    if let Some(ending) = ending {
+        tail.push(Block::Divider {});
+        tail.push(Block::section(&ending_text(ending)));
+    }
+    let footer = message.blocks.pop();
+    // Room for the tail and the footer; what is over goes from after the summary.
+    let keep = MAX_BLOCKS.saturating_sub(tail.len() + usize::from(footer.is_some()));
+    if message.blocks.len() > keep {
+        let head = 3.min(keep);
+        let excess = message.blocks.len() - keep;
+        message.blocks.drain(head..head + excess);
+    }
+    message.blocks.extend(tail);
+    message.blocks.extend(footer);
+    message.text = format!("Marketplace digest: {}", message.text);
+    message
+}
+
+fn ending_text(e: &EndingSoon<'_>) -> String {
+    let mut lines = Vec::new();
+    for a in e.ending.iter().take(ENDING_LISTED) {
+        let what = a
+            .product_id
+            .as_deref()
+            .map(|p| format!(" · product `{}`", escape(p)))
+            .unwrap_or_default();
+        lines.push(format!(
+            "• `{}`{what} · {} · ends {}",
+            a.agreement_id,
+            escape(&a.account.label()),
+            date_token(a.ends)
+        ));
+    }
+    if e.ending.len() > ENDING_LISTED {
+        lines.push(format!("…and {} more.", e.ending.len() - ENDING_LISTED));
+    }
+    if e.ending.is_empty() && e.failures.is_empty() {
+        lines.push(format!(
+            "No active agreement ends in the next {} days.",
+            e.within_days
+        ));
+    }
+    for (account, why) in &e.failures {
+        lines.push(format!(":warning: {}: {why}", escape(account)));
+    }
+    format!(
+        "*Ending within {} days*\n{}",
+        e.within_days,
+        lines.join("\n")
+    )
 }
 
 pub fn refused() -> Message {

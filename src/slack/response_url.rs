@@ -1,8 +1,11 @@
-//! Delivering an answer to a slash command's `response_url`.
+//! Delivering an answer to a slash command's `response_url`. The URL lets anyone post into the
+//! conversation for 30 minutes, so it is a secret: [`ResponseUrl`] never prints it.
+//! See <https://api.slack.com/interactivity/handling#message_responses>.
 
 use std::time::Duration;
 
 use super::blocks::Message;
+use super::retry::Retry;
 use crate::metrics::Metrics;
 
 /// Slack accepts up to 5 posts per `response_url`; we use at most this many for one answer.
@@ -10,24 +13,58 @@ const ATTEMPTS: u32 = 3;
 /// Longest we wait between attempts, even if Slack asks for more.
 const MAX_WAIT: Duration = Duration::from_secs(10);
 
+/// A checked `response_url` (http or https). `Debug` hides it.
+#[derive(Clone)]
+pub struct ResponseUrl(reqwest::Url);
+
+impl ResponseUrl {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let url = reqwest::Url::parse(raw).ok()?;
+        matches!(url.scheme(), "https" | "http").then_some(Self(url))
+    }
+}
+
+impl std::fmt::Debug for ResponseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseUrl([redacted])")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ResponseError {
-    #[error("response_url is not an http(s) URL")]
-    BadUrl,
     #[error("Slack answered {status}: {body}")]
-    Rejected { status: u16, body: String },
+    Rejected {
+        status: u16,
+        body: String,
+        retry_after: Option<Duration>,
+    },
     #[error("could not reach response_url: {0}")]
-    Transport(#[from] reqwest::Error),
+    Transport(String),
 }
 
 /// POSTs `message` to `url`, retrying network errors, 429 (after `Retry-After`) and 5xx.
 pub async fn send(
     http: &reqwest::Client,
     metrics: &Metrics,
-    url: &str,
+    url: &ResponseUrl,
     message: &Message,
 ) -> Result<(), ResponseError> {
-    let result = send_with_retries(http, url, message).await;
+    let result = Retry::attempts(ATTEMPTS)
+        .max_wait(MAX_WAIT)
+        .run(
+            || post(http, url, message),
+            |err, attempt| match err {
+                ResponseError::Rejected {
+                    status,
+                    retry_after,
+                    ..
+                } if *status >= 500 || *status == 429 => Some(retry_after.unwrap_or(backoff(attempt))),
+                ResponseError::Rejected { .. } => None,
+                ResponseError::Transport(_) => Some(backoff(attempt)),
+            },
+            |err, wait| tracing::warn!(error = %err, wait_ms = wait.as_millis() as u64, "response_url post failed; retrying"),
+        )
+        .await;
     metrics.slack_call(
         "response_url",
         if result.is_ok() { "ok" } else { "transient" },
@@ -35,41 +72,31 @@ pub async fn send(
     result
 }
 
-async fn send_with_retries(
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(250 * 2u64.pow(attempt))
+}
+
+async fn post(
     http: &reqwest::Client,
-    url: &str,
+    url: &ResponseUrl,
     message: &Message,
 ) -> Result<(), ResponseError> {
-    let parsed = reqwest::Url::parse(url).map_err(|_| ResponseError::BadUrl)?;
-    if !matches!(parsed.scheme(), "https" | "http") {
-        return Err(ResponseError::BadUrl);
+    let resp = http
+        .post(url.0.clone())
+        .json(message)
+        .send()
+        .await
+        // reqwest's message names the URL: keep only what went wrong.
+        .map_err(|e| ResponseError::Transport(e.without_url().to_string()))?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(());
     }
-    let mut attempt = 1;
-    loop {
-        let result = http.post(parsed.clone()).json(message).send().await;
-        let (retry_after, err) = match result {
-            Ok(resp) if resp.status().is_success() => return Ok(()),
-            Ok(resp) => {
-                let status = resp.status();
-                let wait = super::web_api::retry_after(resp.headers());
-                let body = resp.text().await.unwrap_or_default();
-                let err = ResponseError::Rejected {
-                    status: status.as_u16(),
-                    body: body.chars().take(200).collect(),
-                };
-                if !(status.is_server_error() || status.as_u16() == 429) {
-                    return Err(err);
-                }
-                (wait, err)
-            }
-            Err(e) => (None, ResponseError::Transport(e)),
-        };
-        if attempt >= ATTEMPTS {
-            return Err(err);
-        }
-        let wait = retry_after.unwrap_or(Duration::from_millis(250 * 2u64.pow(attempt)));
-        tracing::warn!(attempt, error = %err, wait_ms = wait.as_millis() as u64, "response_url post failed; retrying");
-        tokio::time::sleep(wait.min(MAX_WAIT)).await;
-        attempt += 1;
-    }
+    let retry_after = super::web_api::retry_after(resp.headers());
+    let body = resp.text().await.unwrap_or_default();
+    Err(ResponseError::Rejected {
+        status: status.as_u16(),
+        body: body.chars().take(200).collect(),
+        retry_after,
+    })
 }

@@ -1,6 +1,7 @@
-//! Slack's Web API, the calls the notifier makes: `chat.postMessage`, `chat.update` and
-//! `auth.test`. One attempt per call; the caller decides about retries, because only it knows
-//! how much of its sender's deadline is left.
+//! Slack's Web API, the calls the app makes: `chat.postMessage`, `chat.update`, the two-step
+//! file upload and `auth.test`. One attempt per call; the caller decides about retries
+//! ([`super::retry`]), because only it knows how much of its sender's deadline is left.
+//! Errors: <https://api.slack.com/methods/chat.postMessage#errors>.
 
 use std::time::Duration;
 
@@ -46,6 +47,32 @@ pub struct ChannelMessage {
     pub reply_broadcast: bool,
     pub unfurl_links: bool,
     pub unfurl_media: bool,
+}
+
+impl ChannelMessage {
+    /// A top-level message; links and media are not unfurled (a notification's link is a
+    /// button, and previews would crowd the channel).
+    pub fn new(channel: &str, text: String, blocks: Vec<Block>) -> Self {
+        Self {
+            channel: channel.to_owned(),
+            text,
+            blocks,
+            thread_ts: None,
+            reply_broadcast: false,
+            unfurl_links: false,
+            unfurl_media: false,
+        }
+    }
+
+    /// The same message as a reply in the thread `thread_ts`, when there is one; `broadcast`
+    /// also shows the reply in the channel.
+    pub fn in_thread(self, thread_ts: Option<String>, broadcast: bool) -> Self {
+        Self {
+            reply_broadcast: thread_ts.is_some() && broadcast,
+            thread_ts,
+            ..self
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,7 +243,7 @@ impl SlackApi {
         .map(drop)
     }
 
-    /// Checks the token (`auth.test`); returns the bot's team and user names.
+    /// Checks the token (`auth.test`).
     pub async fn auth_test(&self, timeout: Duration) -> Result<(), ApiError> {
         self.call("auth.test", &serde_json::json!({}), timeout)
             .await

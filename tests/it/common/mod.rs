@@ -1,7 +1,6 @@
 //! Shared test helpers: start the real application on port 0 against fakes on loopback.
-#![allow(dead_code)]
 
-pub mod fake_cloudtrail;
+pub mod fake_aws;
 pub mod fake_slack;
 pub mod sns;
 
@@ -25,7 +24,7 @@ use marketplace_activity::startup::Application;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-pub use fake_cloudtrail::FakeCloudTrail;
+pub use fake_aws::FakeAws;
 pub use fake_slack::FakeSlack;
 
 pub const SECRET: &str = "test-signing-secret";
@@ -68,6 +67,8 @@ pub const EVENTS_KEY: &str = "test-events-key";
 
 pub struct NotifyOptions {
     pub state_dir: Option<std::path::PathBuf>,
+    /// Least time between two posts to one channel (Slack's pace is 1 s).
+    pub post_interval: Duration,
     pub routes: Routes,
     pub sns: Option<(Vec<String>, CertUrlRule)>,
 }
@@ -76,6 +77,7 @@ impl Default for NotifyOptions {
     fn default() -> Self {
         Self {
             state_dir: None,
+            post_interval: Duration::from_secs(1),
             routes: Routes {
                 default_channel: "C0NOTIFY".into(),
                 purchases: None,
@@ -105,7 +107,7 @@ impl Default for Options {
 
 pub struct TestApp {
     pub url: String,
-    pub cloudtrail: FakeCloudTrail,
+    pub cloudtrail: FakeAws,
     pub slack: FakeSlack,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
@@ -114,13 +116,13 @@ pub struct TestApp {
 
 pub async fn spawn_app(options: Options) -> TestApp {
     init_logs();
-    let cloudtrail = FakeCloudTrail::start().await;
+    let cloudtrail = FakeAws::start().await;
     let slack = FakeSlack::start().await;
     start_app(options, cloudtrail, slack).await
 }
 
 /// Starts the app against existing fakes (to restart it and keep what the fakes saw).
-pub async fn start_app(options: Options, cloudtrail: FakeCloudTrail, slack: FakeSlack) -> TestApp {
+pub async fn start_app(options: Options, cloudtrail: FakeAws, slack: FakeSlack) -> TestApp {
     let bot = (options.bot || options.notify.is_some() || options.digest.is_some()).then(|| {
         BotSettings {
             token: BotToken::new(fake_slack::BOT_TOKEN),
@@ -135,6 +137,7 @@ pub async fn start_app(options: Options, cloudtrail: FakeCloudTrail, slack: Fake
         api_url: slack.api_url(),
         routes: n.routes,
         state_dir: n.state_dir,
+        post_interval: n.post_interval,
     });
     let sdk = sdk_config(&cloudtrail.url).await;
     let settings = ServeSettings {

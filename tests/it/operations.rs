@@ -1,13 +1,11 @@
 //! Operating the service: /metrics, /readyz, JSON logs with request ids, `check`,
 //! `healthcheck`, and stopping on SIGTERM / SIGINT.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 fn metric(text: &str, name_and_labels: &str) -> f64 {
@@ -130,7 +128,7 @@ async fn throttles_and_slack_retries_are_counted() {
     app.command("7d").await;
     app.answer().await;
     app.slack
-        .api_faults(&[common::fake_slack::ApiFault::Status(500)]);
+        .api_faults(&[crate::common::fake_slack::ApiFault::Status(500)]);
     app.send_event(&fixture(
         "eventbridge-cloudtrail-accept-agreement-request.json",
     ))
@@ -353,9 +351,9 @@ fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
 
 #[tokio::test]
 async fn check_reports_one_line_per_check() {
-    let ct = FakeCloudTrail::start().await;
+    let ct = FakeAws::start().await;
     let slack = FakeSlack::start().await;
-    let run = |ct: FakeCloudTrail, slack: FakeSlack, token: &'static str| async move {
+    let run = |ct: FakeAws, slack: FakeSlack, token: &'static str| async move {
         let out = tokio::task::spawn_blocking(move || {
             bin()
                 .arg("check")
@@ -372,7 +370,12 @@ async fn check_reports_one_line_per_check() {
         .unwrap();
         (out.status.code(), String::from_utf8(out.stdout).unwrap())
     };
-    let (code, out) = run(ct.clone(), slack.clone(), common::fake_slack::BOT_TOKEN).await;
+    let (code, out) = run(
+        ct.clone(),
+        slack.clone(),
+        crate::common::fake_slack::BOT_TOKEN,
+    )
+    .await;
     assert_eq!(code, Some(0), "{out}");
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("ok    configuration:"), "{out}");

@@ -1,12 +1,10 @@
 //! Channel notifications end to end: the real app on port 0, EventBridge played by the test,
 //! a fake Slack Web API on loopback. Assertions are on what Slack received.
 
-mod common;
-
 use std::time::Duration;
 
-use common::fake_slack::{ApiFault, Post};
-use common::*;
+use crate::common::fake_slack::{ApiFault, Post};
+use crate::common::*;
 use marketplace_activity::notify::deliver::Routes;
 use serde_json::{json, Value};
 
@@ -404,10 +402,24 @@ async fn the_events_route_is_not_served_without_a_key() {
 
 #[tokio::test]
 async fn a_burst_of_twenty_to_one_channel_is_all_delivered_paced() {
-    let app = std::sync::Arc::new(spawn_notifier(notify_app()).await);
+    // A quarter of Slack's pace keeps the test short; twenty posts still take longer than one
+    // delivery's budget, so the sender is asked to come back, as it would be at 1/s.
+    let interval = Duration::from_millis(250);
+    let app = std::sync::Arc::new(
+        spawn_notifier(Options {
+            notify: Some(NotifyOptions {
+                post_interval: interval,
+                ..NotifyOptions::default()
+            }),
+            ..Options::default()
+        })
+        .await,
+    );
+    let asked_to_retry = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for n in 0..20 {
         let app = app.clone();
+        let asked_to_retry = asked_to_retry.clone();
         tasks.push(tokio::spawn(async move {
             let mut record = fixture("cloudtrail-accept-agreement-request.json");
             record["eventID"] = json!(format!("burst-{n}"));
@@ -419,6 +431,7 @@ async fn a_burst_of_twenty_to_one_channel_is_all_delivered_paced() {
                 match status {
                     200 => return,
                     503 => {
+                        asked_to_retry.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         let secs: u64 = retry_after.unwrap().parse().unwrap();
                         tokio::time::sleep(Duration::from_secs(secs)).await;
                     }
@@ -436,10 +449,14 @@ async fn a_burst_of_twenty_to_one_channel_is_all_delivered_paced() {
     for pair in posts.windows(2) {
         let gap = pair[1].at - pair[0].at;
         assert!(
-            gap >= Duration::from_millis(950),
-            "posts to one channel are paced ~1/s: {gap:?}"
+            gap >= interval.mul_f64(0.95),
+            "posts to one channel are paced: {gap:?}"
         );
     }
+    assert!(
+        asked_to_retry.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the burst outran one delivery's budget and was told to come back"
+    );
 }
 
 #[tokio::test]
@@ -470,7 +487,7 @@ async fn the_thread_mapping_and_dedup_survive_a_restart() {
 
 mod sns {
     use super::*;
-    use common::sns::{FakeSns, Version};
+    use crate::common::sns::{FakeSns, Version};
     use marketplace_activity::notify::sns::CertUrlRule;
 
     const TOPIC: &str = "arn:aws:sns:us-east-1:111122223333:marketplace-activity";

@@ -22,7 +22,7 @@ use crate::startup::{shutdown_signal, Application};
 
 /// The demo's signing secret. It only ever guards a server on 127.0.0.1.
 pub const DEMO_SECRET: &str = "demo-signing-secret";
-const SAMPLE_EVENTS: &str = include_str!("../examples/sample-events.json");
+const SAMPLE_EVENTS: &str = include_str!("../../examples/sample-events.json");
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut loaded = Loaded::from_json(

@@ -1,8 +1,8 @@
-//! A fake CloudTrail on loopback that speaks JSON 1.1 like the real one: `LookupEvents` with
+//! A fake AWS on loopback: CloudTrail, STS (AssumeRole) and the Marketplace Agreement API
+//! behind one endpoint, each in its real protocol. CloudTrail speaks JSON 1.1 like the real one: `LookupEvents` with
 //! pagination (`NextToken` tied to the request's parameters), time filtering, newest first,
 //! ThrottlingException when called more than twice in any second for one region, and
 //! AccessDenied on demand. The region of each call is read from its SigV4 credential scope.
-#![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -53,20 +53,20 @@ struct Inner {
     assume_role_calls: Vec<String>,
     regions: HashMap<String, RegionData>,
     calls: Vec<Call>,
-    /// Set by [`FakeCloudTrail::set_fault`]: every call fails this way until cleared.
+    /// Set by [`FakeAws::set_fault`]: every call fails this way until cleared.
     fault: Option<Fault>,
     faulted: usize,
 }
 
 #[derive(Clone)]
-pub struct FakeCloudTrail {
+pub struct FakeAws {
     pub url: String,
     inner: Arc<Mutex<Inner>>,
 }
 
 const PAGE: usize = 50;
 
-impl FakeCloudTrail {
+impl FakeAws {
     pub async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -285,7 +285,7 @@ async fn handle(
     response
 }
 
-/// How the fake fails when told to ([`FakeCloudTrail::set_fault`]): what a broken network, a
+/// How the fake fails when told to ([`FakeAws::set_fault`]): what a broken network, a
 /// proxy in the way or a sick endpoint does, rather than an AWS error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -299,10 +299,10 @@ pub enum Fault {
     HtmlErrorPage,
 }
 
-impl FakeCloudTrail {
+impl FakeAws {
     /// Every call (and, for [`Fault::Reset`], every new connection) fails this way until
-    /// `set_fault(None)`. Failed calls are counted by [`FakeCloudTrail::faulted`], not in
-    /// [`FakeCloudTrail::calls`].
+    /// `set_fault(None)`. Failed calls are counted by [`FakeAws::faulted`], not in
+    /// [`FakeAws::calls`].
     pub fn set_fault(&self, fault: Option<Fault>) {
         self.inner.lock().unwrap().fault = fault;
     }
@@ -389,7 +389,7 @@ impl axum::serve::Listener for FaultyListener {
 
 // --- STS AssumeRole (query protocol) and the Marketplace Agreement API (RPC v2 CBOR) -------
 
-impl FakeCloudTrail {
+impl FakeAws {
     /// Data for `account_id` in `region`, as seen through a role assumed in that account.
     pub fn add_account_records(
         &self,

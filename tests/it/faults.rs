@@ -9,13 +9,11 @@
 //! proxy, the network). Had Slack posted the message before its answer was lost, the retry
 //! would post a second copy: `chat.postMessage` has no idempotency key.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::fake_cloudtrail::Fault;
-use common::fake_slack::NetFault;
-use common::*;
+use crate::common::fake_aws::Fault;
+use crate::common::fake_slack::NetFault;
+use crate::common::*;
 use serde_json::Value;
 
 /// Slack's deadline for the acknowledgement is 3 s; ours is "at once", which on a loaded
@@ -189,7 +187,7 @@ async fn deliver_like_eventbridge(app: &TestApp, event: &Value, tries: usize) ->
 async fn slack_fault_then_one_message(fault: NetFault) -> Vec<u16> {
     let app = spawn_app(notify_app()).await;
     app.slack.net_faults(&[fault]);
-    let event = common::fixture("eventbridge-cloudtrail-accept-agreement-request.json");
+    let event = crate::common::fixture("eventbridge-cloudtrail-accept-agreement-request.json");
     let statuses = deliver_like_eventbridge(&app, &event, 3).await;
     assert_eq!(app.slack.faulted(), 1, "{fault:?}");
     let (status, _, body) = app.send_event(&event).await;
@@ -257,7 +255,7 @@ async fn unusable_state_dir_delivers_once(state_dir: std::path::PathBuf) {
     })
     .await;
     assert_eq!(readyz(&app).await["state_store"], "memory");
-    let event = common::fixture("eventbridge-cloudtrail-accept-agreement-request.json");
+    let event = crate::common::fixture("eventbridge-cloudtrail-accept-agreement-request.json");
     let statuses = deliver_like_eventbridge(&app, &event, 3).await;
     assert_eq!(statuses, [200]);
     let (status, _, body) = app.send_event(&event).await;
@@ -307,11 +305,7 @@ struct Binary {
 
 impl Binary {
     /// Serves with notifications on and `STATE_DIR=state_dir`.
-    async fn start(
-        cloudtrail: &FakeCloudTrail,
-        slack: &FakeSlack,
-        state_dir: &std::path::Path,
-    ) -> Self {
+    async fn start(cloudtrail: &FakeAws, slack: &FakeSlack, state_dir: &std::path::Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -329,7 +323,7 @@ impl Binary {
             .env("SLACK_SIGNING_SECRET", SECRET)
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("EVENTS_API_KEY", EVENTS_KEY)
-            .env("SLACK_BOT_TOKEN", common::fake_slack::BOT_TOKEN)
+            .env("SLACK_BOT_TOKEN", crate::common::fake_slack::BOT_TOKEN)
             .env("SLACK_CHANNEL", "C0NOTIFY")
             .env("SLACK_API_URL", slack.api_url())
             .env("STATE_DIR", state_dir)
@@ -403,7 +397,7 @@ impl Drop for Binary {
 /// says what is wrong, and a retry of it is still recognised as a duplicate.
 #[tokio::test]
 async fn state_dir_fills_up_while_running() {
-    let cloudtrail = FakeCloudTrail::start().await;
+    let cloudtrail = FakeAws::start().await;
     let slack = FakeSlack::start().await;
     let tmp = tempfile::tempdir().unwrap();
     let app = Binary::start(&cloudtrail, &slack, tmp.path()).await;
@@ -416,7 +410,7 @@ async fn state_dir_fills_up_while_running() {
     assert_eq!(ready["state_store"], "disk", "{}", app.log());
     app.fill_the_disk();
 
-    let event = common::fixture("eventbridge-cloudtrail-accept-agreement-request.json");
+    let event = crate::common::fixture("eventbridge-cloudtrail-accept-agreement-request.json");
     let (status, body) = app.send_event(&event).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("posted")));
     let (status, body) = app.send_event(&event).await;

@@ -1,11 +1,10 @@
 //! `SnsVerifier` against a fake SNS on loopback: signed messages pass, anything forged, unsigned,
 //! off-topic or pointing elsewhere is refused with the status SNS should see, and the signing
 //! certificate is fetched once.
-mod common;
 
 use std::sync::Arc;
 
-use common::sns::{FakeSns, Version};
+use crate::common::sns::{FakeSns, Version};
 use marketplace_activity::notify::sns::{CertUrlRule, SnsError, SnsMessage, SnsVerifier};
 use serde_json::Value;
 
@@ -14,7 +13,7 @@ const OTHER_TOPIC: &str = "arn:aws:sns:us-east-1:444455556666:someone-else";
 const EVENT: &str = r#"{"version":"0","id":"3f6a7d2e-0c1b-4b9a-8e5d-6a7b8c9d0e1f","detail-type":"Purchase Agreement Created - Acceptor","source":"aws.agreement-marketplace"}"#;
 
 async fn start() -> (FakeSns, SnsVerifier) {
-    common::init_logs();
+    crate::common::init_logs();
     let sns = FakeSns::start().await;
     let verifier = verifier_for(&sns);
     (sns, verifier)
@@ -181,7 +180,7 @@ async fn refusals_carry_the_status_sns_should_see() {
             Ok(message) => panic!("case {name}: accepted {message:?}"),
             Err(e) => {
                 assert_eq!(reason(&e), want, "case {name}: {e}");
-                assert_eq!(e.status(), status, "case {name}: {e}");
+                assert_eq!(e.status().as_u16(), status, "case {name}: {e}");
             }
         }
     }
@@ -199,7 +198,7 @@ async fn the_production_rule_fetches_nothing_from_loopback() {
         .await
         .unwrap_err();
     assert_eq!(reason(&error), "BadCertUrl", "{error}");
-    assert_eq!(error.status(), 403);
+    assert_eq!(error.status().as_u16(), 403);
 
     let subscribe_url = sns.subscribe_url("t0");
     let error = production.confirm(&subscribe_url).await.unwrap_err();
@@ -295,7 +294,10 @@ async fn confirmations_are_signed_over_their_own_fields() {
     let mut no_token = sns.confirmation(TOPIC, &subscribe_url);
     no_token.as_object_mut().unwrap().remove("Token");
     let error = verify(&verifier, &no_token).await.unwrap_err();
-    assert_eq!((reason(&error), error.status()), ("Malformed", 400));
+    assert_eq!(
+        (reason(&error), error.status().as_u16()),
+        ("Malformed", 400)
+    );
 }
 
 #[tokio::test]
@@ -305,7 +307,7 @@ async fn a_failing_certificate_host_is_a_transient_503_and_is_not_cached() {
     let envelope = sns.notification(TOPIC, EVENT);
     let error = verify(&verifier, &envelope).await.unwrap_err();
     assert_eq!(reason(&error), "CertFetch", "{error}");
-    assert_eq!(error.status(), 503);
+    assert_eq!(error.status().as_u16(), 503);
 
     // SNS delivers again later; by then the host has recovered, and the failure was not kept.
     sns.serve_cert();
@@ -329,5 +331,5 @@ async fn an_unreachable_certificate_host_is_a_transient_503() {
     envelope["SigningCertURL"] = format!("{closed}cert.pem").into();
     let error = verify(&verifier, &envelope).await.unwrap_err();
     assert_eq!(reason(&error), "CertFetch", "{error}");
-    assert_eq!(error.status(), 503);
+    assert_eq!(error.status().as_u16(), 503);
 }

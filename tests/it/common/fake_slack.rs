@@ -1,7 +1,6 @@
 //! A fake Slack on loopback: `response_url` endpoints and the Web API methods the app uses
 //! (`chat.postMessage`, `chat.update`, `auth.test`). It records what arrives and fails on
 //! demand the way Slack does: HTTP 500, 429 with Retry-After, `{"ok":false,"error":…}`.
-#![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

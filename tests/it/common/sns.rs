@@ -1,8 +1,8 @@
 //! A fake Amazon SNS: one RSA key and self-signed certificate per test binary, a loopback host
 //! that serves the certificate and answers subscription confirmations, and envelopes signed as
-//! SNS signs them (DOMAIN.md 4.3). The string-to-sign is written out again here rather than
+//! SNS signs them
+//! (<https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html>). The string-to-sign is written out again here rather than
 //! borrowed from the code under test, so a mistake there cannot sign its own messages.
-#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -219,7 +219,7 @@ impl FakeSns {
     }
 }
 
-/// DOMAIN.md 4.3: `key\nvalue\n` for each field present, in the documented order.
+/// SNS's string to sign: `key\nvalue\n` for each field present, in the documented order.
 fn string_to_sign(envelope: &Value) -> String {
     let keys: &[&str] = if envelope["Type"] == "Notification" {
         &[

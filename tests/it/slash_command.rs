@@ -1,12 +1,10 @@
 //! The slash command end to end: the real app on port 0, a fake CloudTrail and a fake
 //! `response_url` receiver on loopback. Assertions are on what reaches Slack.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use chrono::Utc;
-use common::*;
 use marketplace_activity::slack::access::AccessPolicy;
 use serde_json::{json, Value};
 
@@ -303,7 +301,7 @@ async fn a_window_past_90_days_is_clamped_and_says_so() {
 
 #[tokio::test]
 async fn a_bad_argument_gets_usage_and_no_aws_call() {
-    let app = spawn_app(Options::default()).await;
+    let mut app = spawn_app(Options::default()).await;
     let (status, ack) = app.command("7d purchses").await;
     assert_eq!(status, 200);
     assert_eq!(ack["response_type"], "ephemeral");
@@ -317,7 +315,7 @@ async fn a_bad_argument_gets_usage_and_no_aws_call() {
     );
     let (_, help) = app.command("help").await;
     assert!(visible_text(&help).contains("`since 2026-11-01`"), "{help}");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.shutdown().await;
     assert!(app.cloudtrail.calls().is_empty());
     assert!(
         app.slack.received().is_empty(),
@@ -349,7 +347,7 @@ async fn a_caller_outside_the_allow_lists_is_refused_politely() {
 
 #[tokio::test]
 async fn bad_signatures_are_401_and_nothing_happens() {
-    let app = spawn_app(Options::default()).await;
+    let mut app = spawn_app(Options::default()).await;
     let body = command_form("7d", &app.slack.response_url("cmd"), "U0001");
     let url = format!("{}/slack/commands", app.url);
     let now = Utc::now().timestamp();
@@ -413,14 +411,14 @@ async fn bad_signatures_are_401_and_nothing_happens() {
         let resp = req.body(body).send().await.unwrap();
         assert_eq!(resp.status(), 401, "case {name}");
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.shutdown().await;
     assert!(app.cloudtrail.calls().is_empty());
     assert!(app.slack.received().is_empty());
 }
 
 #[tokio::test]
 async fn oversized_wrong_type_and_ssl_check() {
-    let app = spawn_app(Options::default()).await;
+    let mut app = spawn_app(Options::default()).await;
     let now = Utc::now().timestamp();
     let big = format!("text={}", "a".repeat(20 * 1024));
     assert_eq!(app.post_signed(&big, now).await.status(), 413);
@@ -444,7 +442,7 @@ async fn oversized_wrong_type_and_ssl_check() {
     let resp = app.post_signed("ssl_check=1&token=x", now).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.text().await.unwrap(), "");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.shutdown().await;
     assert!(app.cloudtrail.calls().is_empty());
     assert!(app.slack.received().is_empty());
 }

@@ -2,13 +2,11 @@
 //! from a fake Agreement API, CSV exports through Slack's two-step upload, and the digest on a
 //! test clock.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use chrono::Utc;
-use common::*;
 use marketplace_activity::aws::accounts::{parse_env, Account};
 use marketplace_activity::config::DigestSettings;
 use marketplace_activity::digest::{ManualClock, Schedule};
@@ -83,6 +81,14 @@ async fn details_are_added_to_the_answer() {
         "{text}"
     );
     assert!(!text.contains("unavailable"), "{text}");
+    assert_eq!(app.cloudtrail.agreement_calls(), 1, "one DescribeAgreement");
+    app.command("").await;
+    app.slack.wait_for(2, Duration::from_secs(30)).await;
+    assert_eq!(
+        app.cloudtrail.agreement_calls(),
+        1,
+        "the second answer's details come from the cache"
+    );
 }
 
 #[tokio::test]
@@ -349,7 +355,11 @@ async fn the_digest_posts_on_schedule() {
     );
 
     clock.advance(chrono::Duration::days(6));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        clock.next_wake().await,
+        start + chrono::Duration::days(7),
+        "the digest waits for its day"
+    );
     assert!(app.slack.posts().is_empty(), "not due yet");
     clock.advance(chrono::Duration::days(1));
     let deadline = Instant::now() + Duration::from_secs(10);

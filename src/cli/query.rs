@@ -4,14 +4,18 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::aws::events_file::Loaded;
 use std::time::Duration;
 
+use crate::aws::events_file::Loaded;
+use crate::aws::reports::{Budget, Reporter};
 use crate::aws::{connect, sdk_config_loader, ActivitySource};
 use crate::config::QueryArgs;
 use crate::domain::{Command, USAGE};
 use crate::metrics::Metrics;
-use crate::report::{format, Report};
+use crate::report::format;
+
+/// A terminal can wait longer for agreement details than Slack's answer does.
+const DETAILS_BUDGET: Duration = Duration::from_secs(10);
 
 pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     let text = args.words.join(" ");
@@ -45,15 +49,13 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
             )
         }
     };
-    let fetched = source.lookup(&window, query.account.as_deref()).await;
-    let mut report = Report::build(fetched, query.filter, window);
-    report.by_account = source.accounts().len() > 1;
-    if let Some(agreements) = agreements {
-        report.details_unavailable = agreements
-            .enrich(&mut report.activities, Duration::from_secs(10))
-            .await
-            .map(|why| why.user_message().to_owned());
-    }
+    let budget = Budget {
+        lookup: None,
+        details: DETAILS_BUDGET,
+    };
+    let report = Reporter::new(source, agreements)
+        .report(window, query.filter, query.account.as_deref(), budget)
+        .await?;
     let mut out = std::io::stdout().lock();
     format::write(&report, args.format, &mut out).context("writing the report")?;
     if report.nothing_answered {

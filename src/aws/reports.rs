@@ -1,0 +1,97 @@
+//! One path from a question to a report, for every asker (the slash command, the digest,
+//! `query` and the demo): look up the window, build the report (filter, refine, count), group
+//! it by account when there are several, and add agreement details within a budget.
+
+use std::time::{Duration, Instant};
+
+use super::agreements::{Agreements, Ending, Unavailable};
+use super::ActivitySource;
+use crate::domain::{Account, Filter, TimeWindow};
+use crate::report::Report;
+
+/// What a report may spend: the lookup's time limit (none for a terminal, which can wait) and
+/// how long agreement details may hold the answer up.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub lookup: Option<Duration>,
+    pub details: Duration,
+}
+
+/// The lookup did not finish within its budget.
+#[derive(Debug, thiserror::Error)]
+#[error("the lookup took longer than {0:?}")]
+pub struct TimedOut(pub Duration);
+
+/// Where reports come from: an activity source, and agreement details when the source is AWS.
+#[derive(Clone)]
+pub struct Reporter {
+    source: ActivitySource,
+    agreements: Option<Agreements>,
+}
+
+impl Reporter {
+    pub fn new(source: ActivitySource, agreements: Option<Agreements>) -> Self {
+        Self { source, agreements }
+    }
+
+    pub fn source(&self) -> &ActivitySource {
+        &self.source
+    }
+
+    pub fn agreements(&self) -> Option<&Agreements> {
+        self.agreements.as_ref()
+    }
+
+    /// The accounts a report covers (one ambient account when none are configured).
+    pub fn accounts(&self) -> Vec<Account> {
+        self.source.accounts()
+    }
+
+    /// The report for `window` and `filter`, from every account or the one `account` names.
+    pub async fn report(
+        &self,
+        window: TimeWindow,
+        filter: Filter,
+        account: Option<&str>,
+        budget: Budget,
+    ) -> Result<Report, TimedOut> {
+        let started = Instant::now();
+        let lookup = self.source.lookup(&window, account);
+        let fetched = match budget.lookup {
+            Some(limit) => tokio::time::timeout(limit, lookup)
+                .await
+                .map_err(|_| TimedOut(limit))?,
+            None => lookup.await,
+        };
+        let calls = fetched.calls;
+        let by_account = self.source.accounts().len() > 1;
+        let mut report = Report::build(fetched, filter, window, by_account);
+        if let Some(agreements) = &self.agreements {
+            let missing = agreements
+                .enrich(&mut report.activities, budget.details)
+                .await;
+            report.details_unavailable = missing.map(|why| why.user_message().to_owned());
+        }
+        tracing::info!(
+            events = report.activities.len(),
+            skipped = report.skipped,
+            failures = report.failures.len(),
+            calls,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "lookup done"
+        );
+        for f in &report.failures {
+            tracing::error!(account = %f.account.label(), region = %f.region, error = %f.error, "CloudTrail lookup failed");
+        }
+        Ok(report)
+    }
+
+    /// Active agreements that end before `before`, in every account, and the accounts that
+    /// could not be asked. Empty when there is no Agreement API (the demo).
+    pub async fn ending_before(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Option<(Vec<Ending>, Vec<(String, Unavailable)>)> {
+        Some(self.agreements.as_ref()?.ending_before(before).await)
+    }
+}

@@ -1,37 +1,40 @@
 //! marketplace-activity: AWS Marketplace procurement activity in Slack.
 //!
 //! # Layout
+//! The layers, from the inside out:
 //! - [`domain`]: what happened ([`domain::Activity`]), what was asked ([`domain::Command`]),
-//!   and when ([`domain::TimeWindow`]). No HTTP, no SDK.
+//!   when ([`domain::TimeWindow`]), in which [`domain::Account`], and what a lookup
+//!   [`domain::Fetched`]. No HTTP, no SDK.
+//! - [`report`]: one report built from a lookup (counts, sections per account), written for a
+//!   terminal. Imports only `domain`.
 //! - [`aws`]: where activity comes from: CloudTrail LookupEvents (paced, paginated, across
-//!   regions), CloudTrail records, and saved trail log files.
-//! - [`slack`]: what Slack sends and sees: signature checks, the slash command route,
-//!   Block Kit rendering, `response_url` delivery, allow-lists.
+//!   accounts and regions), CloudTrail records, trail log files, agreement details, and
+//!   [`aws::reports::Reporter`], the one path from a question to a report.
+//! - [`slack`]: what Slack sends and sees: the request extractor (signature, then form), the
+//!   slash command route and its state, every word Slack shows ([`slack::render`]), Block Kit,
+//!   `response_url` delivery, the Web API, one retry loop.
 //! - [`notify`]: channel notifications: EventBridge (or SNS) events to Slack messages, one per
-//!   change, threaded per agreement, never twice, never lost.
-//! - [`report`]: one report, built from a lookup; rendered for Slack or a terminal.
-//! - [`startup`]: the HTTP application (router, state, graceful shutdown), shared by
-//!   `serve`, `demo` and the tests.
-//! - [`pacer`]: spacing calls under an API's rate limit (CloudTrail, Slack).
+//!   change, threaded per agreement, never twice, never lost. Its own router and state.
 //! - [`digest`]: the scheduled digest (DIGEST_EVERY / DIGEST_CRON).
-//! - [`metrics`]: Prometheus counters and histograms for `/metrics`.
-//! - [`config`]: flags and environment, parsed once into typed settings.
-//! - [`serve`], [`query`], [`demo`], [`check`]: the subcommands.
+//! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`startup`]: builds each feature's router from the settings and merges them; graceful
+//!   shutdown. Shared by `serve`, `demo` and the tests. No feature module imports it.
+//! - [`cli`]: the subcommands (`serve`, `query`, `demo`, `check`, `healthcheck`).
+//!
+//! Shared pieces: [`config`] (flags and environment, parsed once into typed settings),
+//! [`metrics`] (Prometheus), [`pacer`] (spacing calls under a rate limit), [`telemetry`]
+//! (logging), [`sync`] (one lock helper).
 
 pub mod aws;
 pub mod cli;
-
 pub mod config;
-
 pub mod digest;
 pub mod domain;
 pub mod metrics;
 pub mod notify;
 pub mod ops;
 pub mod pacer;
-
 pub mod report;
-
 pub mod slack;
 pub mod startup;
 pub mod sync;

@@ -92,7 +92,7 @@ pub fn parse_file(path: &Path) -> Result<Vec<Account>, AccountsError> {
     let file: AccountsFile = if is_toml {
         toml::from_str(&text).map_err(|e| err(e.to_string()))?
     } else {
-        serde_yaml::from_str(&text).map_err(|e| err(e.to_string()))?
+        yaml_serde::from_str(&text).map_err(|e| err(e.to_string()))?
     };
     let mut accounts = file.accounts;
     for a in &mut accounts {

@@ -5,105 +5,125 @@
 use std::time::Duration;
 
 use crate::aws::{connect, sdk_config_loader};
-use crate::config::ServeArgs;
+use crate::config::{NotifySettings, ServeArgs, ServeSettings};
+use crate::metrics::Metrics;
+use crate::notify::store::Store;
 use crate::slack::web_api::SlackApi;
+
+/// One check's outcome: whether it passed, what was checked, and what was found.
+struct Outcome {
+    passed: bool,
+    what: String,
+    detail: String,
+}
+
+impl Outcome {
+    fn ok(what: &str, detail: impl Into<String>) -> Self {
+        Self {
+            passed: true,
+            what: what.to_owned(),
+            detail: detail.into(),
+        }
+    }
+
+    fn fail(what: &str, detail: impl Into<String>) -> Self {
+        Self {
+            passed: false,
+            ..Self::ok(what, detail)
+        }
+    }
+}
 
 /// Runs every check, printing a line each to `out`; returns whether all passed.
 pub async fn run(args: &ServeArgs, out: &mut dyn std::io::Write) -> std::io::Result<bool> {
     let mut ok = true;
-    let mut line = |passed: bool, what: &str, detail: &str| -> std::io::Result<()> {
-        ok &= passed;
-        writeln!(
-            out,
-            "{:<4}  {what}: {detail}",
-            if passed { "ok" } else { "FAIL" }
-        )
+    let mut report = |outcomes: Vec<Outcome>| -> std::io::Result<()> {
+        for o in outcomes {
+            ok &= o.passed;
+            let mark = if o.passed { "ok" } else { "FAIL" };
+            writeln!(out, "{mark:<4}  {}: {}", o.what, o.detail)?;
+        }
+        Ok(())
     };
     let settings = match args.settings() {
         Ok(s) => s,
         Err(e) => {
-            line(false, "configuration", &e.to_string())?;
+            report(vec![Outcome::fail("configuration", e.to_string())])?;
             return Ok(false);
         }
     };
-    line(
-        true,
-        "configuration",
-        &format!(
-            "listening on {}, CloudTrail in {}, {}",
-            settings.listen_addr,
-            settings.regions.join(", "),
-            match &settings.notify {
-                Some(n) => format!(
-                    "notifications to {}{}{}",
-                    n.routes.default_channel,
-                    if n.events_keys.is_some() {
-                        ", POST /events"
-                    } else {
-                        ""
-                    },
-                    if n.sns_topic_arns.is_empty() {
-                        ""
-                    } else {
-                        ", POST /events/sns"
-                    }
-                ),
-                None => "notifications off (EVENTS_API_KEY not set)".into(),
+    report(vec![Outcome::ok("configuration", describe(&settings))])?;
+    if let Some(notify) = &settings.notify {
+        report(check_notifications(notify).await)?;
+    }
+    report(check_cloudtrail(&settings).await)?;
+    Ok(ok)
+}
+
+/// "listening on …, CloudTrail in …, notifications to …".
+fn describe(settings: &ServeSettings) -> String {
+    let notifications = match &settings.notify {
+        Some(n) => format!(
+            "notifications to {}{}{}",
+            n.routes.default_channel,
+            if n.events_keys.is_some() {
+                ", POST /events"
+            } else {
+                ""
+            },
+            if n.sns_topic_arns.is_empty() {
+                ""
+            } else {
+                ", POST /events/sns"
             }
         ),
-    )?;
-
-    if let Some(notify) = &settings.notify {
-        let http = reqwest::Client::new();
-        let api = SlackApi::new(
-            http,
-            &notify.api_url,
-            notify.token.clone(),
-            crate::metrics::Metrics::new(),
-        );
-        match api.auth_test(Duration::from_secs(10)).await {
-            Ok(()) => line(true, "slack", "auth.test accepted SLACK_BOT_TOKEN")?,
-            Err(e) => line(false, "slack", &e.to_string())?,
-        }
-        if let Some(dir) = &notify.state_dir {
-            match crate::notify::store::Store::open(dir) {
-                Ok(_) => line(true, "state", &format!("{} is writable", dir.display()))?,
-                Err(e) => line(false, "state", &format!("{}: {e}", dir.display()))?,
-            }
-        } else {
-            line(
-                true,
-                "state",
-                "STATE_DIR not set: threads and de-duplication kept in memory",
-            )?;
-        }
-    }
-
-    let sdk = sdk_config_loader().load().await;
-    let aws = connect(
-        &sdk,
-        &settings.accounts,
-        &settings.regions,
-        &crate::metrics::Metrics::new(),
+        None => "notifications off (EVENTS_API_KEY not set)".into(),
+    };
+    format!(
+        "listening on {}, CloudTrail in {}, {notifications}",
+        settings.listen_addr,
+        settings.regions.join(", "),
     )
-    .await;
-    let cloudtrail = aws.cloudtrail;
-    for (place, result) in cloudtrail.probe().await {
-        let region = place.place();
-        match result {
-            Ok(()) => line(
-                true,
-                &format!("cloudtrail {region}"),
-                "LookupEvents allowed",
-            )?,
-            Err(e) => line(
-                false,
-                &format!("cloudtrail {region}"),
-                &format!("{} ({e})", e.user_message()),
-            )?,
-        }
+}
+
+/// The bot token (`auth.test`) and the state directory.
+async fn check_notifications(notify: &NotifySettings) -> Vec<Outcome> {
+    let api = SlackApi::new(
+        reqwest::Client::new(),
+        &notify.api_url,
+        notify.token.clone(),
+        Metrics::new(),
+    );
+    let slack = match api.auth_test(Duration::from_secs(10)).await {
+        Ok(()) => Outcome::ok("slack", "auth.test accepted SLACK_BOT_TOKEN"),
+        Err(e) => Outcome::fail("slack", e.to_string()),
+    };
+    let state = match &notify.state_dir {
+        Some(dir) => match Store::open(dir) {
+            Ok(_) => Outcome::ok("state", format!("{} is writable", dir.display())),
+            Err(e) => Outcome::fail("state", format!("{}: {e}", dir.display())),
+        },
+        None => Outcome::ok(
+            "state",
+            "STATE_DIR not set: threads and de-duplication kept in memory",
+        ),
+    };
+    vec![slack, state]
+}
+
+/// One small LookupEvents per account and region.
+async fn check_cloudtrail(settings: &ServeSettings) -> Vec<Outcome> {
+    let sdk = sdk_config_loader().load().await;
+    let aws = connect(&sdk, &settings.accounts, &settings.regions, &Metrics::new()).await;
+    let mut outcomes = Vec::new();
+    for (place, result) in aws.cloudtrail.probe().await {
+        let what = format!("cloudtrail {}", place.place());
+        outcomes.push(match result {
+            Ok(()) => Outcome::ok(&what, "LookupEvents allowed"),
+            Err(e) => Outcome::fail(&what, format!("{} ({e})", e.user_message())),
+        });
     }
-    Ok(ok)
+    outcomes
 }
 
 /// `marketplace-activity healthcheck`: GET /healthz on the local server, for the container's

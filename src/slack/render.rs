@@ -454,37 +454,71 @@ fn seller_name(a: &Activity) -> Option<String> {
 
 /// One message per activity. `mention` (e.g. `<!here>`) leads cancellations.
 pub fn notification(a: &Activity, mention: Option<&str>, note: Option<&str>) -> Notification {
-    let product = product_name(a);
-    let seller = seller_name(a);
-    let lead = mention.map(|m| format!("{m} ")).unwrap_or_default();
-    if !is_loud(a) {
-        let mut line = activity_line(a);
-        if !a.facts.is_empty() {
-            line.push_str(&format!("\n{product}"));
-            if let Some(seller) = &seller {
-                line.push_str(&format!(" from {seller}"));
-            }
-            if let (ActivityKind::Ending, Some(ends)) = (&a.kind, a.facts.ends) {
-                line.push_str(&format!(" · ends {}", date_token(ends)));
-            }
-        }
-        let subject = match (&a.agreement_id, &a.actor) {
-            (Some(id), _) => format!(": {id}"),
-            (None, Actor::Unknown) => String::new(),
-            (None, actor) => format!(" by {actor}"),
-        };
-        let text = format!("{}{subject}", headline(a));
-        let mut blocks = vec![Block::section(&line)];
-        if let Some(n) = note {
-            blocks.push(Block::context(&[format!("Some {n}.")]));
-        }
-        return Notification { text, blocks };
+    if is_loud(a) {
+        loud_notification(a, mention, note)
+    } else {
+        quiet_notification(a, note)
     }
+}
+
+/// One line, as in a report, with what is known of the agreement under it.
+fn quiet_notification(a: &Activity, note: Option<&str>) -> Notification {
+    let mut line = activity_line(a);
+    if !a.facts.is_empty() {
+        line.push_str(&format!("\n{}", product_name(a)));
+        if let Some(seller) = seller_name(a) {
+            line.push_str(&format!(" from {seller}"));
+        }
+        if let (ActivityKind::Ending, Some(ends)) = (&a.kind, a.facts.ends) {
+            line.push_str(&format!(" · ends {}", date_token(ends)));
+        }
+    }
+    let subject = match (&a.agreement_id, &a.actor) {
+        (Some(id), _) => format!(": {id}"),
+        (None, Actor::Unknown) => String::new(),
+        (None, actor) => format!(" by {actor}"),
+    };
+    let text = format!("{}{subject}", headline(a));
+    let mut blocks = vec![Block::section(&line)];
+    if let Some(n) = note {
+        blocks.push(Block::context(&[format!("Some {n}.")]));
+    }
+    Notification { text, blocks }
+}
+
+/// A header, the product and seller, the facts as fields, what is still to come, a button.
+fn loud_notification(a: &Activity, mention: Option<&str>, note: Option<&str>) -> Notification {
+    let product = product_name(a);
+    let lead = mention.map(|m| format!("{m} ")).unwrap_or_default();
     let title = loud_title(&a.kind);
     let mut summary = format!("{lead}*{product}*");
-    if let Some(seller) = &seller {
+    if let Some(seller) = seller_name(a) {
         summary.push_str(&format!(" from *{seller}*"));
     }
+    let context = still_to_come(a, note);
+    let text = format!(
+        "{lead}{}: {} ({})",
+        title.split_once(' ').map_or(title, |(_, t)| t),
+        product.replace('`', ""),
+        a.agreement_id.as_ref().map_or("", |id| id.as_str())
+    );
+    let mut blocks = vec![
+        Block::header(title),
+        Block::section_with_fields(&summary, &notification_fields(a)),
+    ];
+    if !context.is_empty() {
+        blocks.push(Block::context(&context));
+    }
+    blocks.push(Block::link_button(
+        "Open Marketplace subscriptions",
+        CONSOLE_SUBSCRIPTIONS_URL,
+        "open_subscriptions",
+    ));
+    Notification { text, blocks }
+}
+
+/// When, who, agreement, offer, account, value, region and term, as far as they are known.
+fn notification_fields(a: &Activity) -> Vec<String> {
     let mut fields = vec![format!("*When*\n{}", date_token(a.time))];
     if a.actor != Actor::Unknown {
         fields.push(format!("*Who*\n{}", escape(&a.actor.to_string())));
@@ -516,6 +550,11 @@ pub fn notification(a: &Activity, mention: Option<&str>, note: Option<&str>) -> 
             ));
         }
     }
+    fields
+}
+
+/// What the message is still missing and which report of the change will add it.
+fn still_to_come(a: &Activity, note: Option<&str>) -> Vec<String> {
     let mut context: Vec<String> = note.map(|n| format!("Some {n}.")).into_iter().collect();
     if a.actor == Actor::Unknown {
         context.push("Who did it is not in Marketplace's event; the CloudTrail call, when it arrives, adds it here.".to_owned());
@@ -526,23 +565,5 @@ pub fn notification(a: &Activity, mention: Option<&str>, note: Option<&str>) -> 
     {
         context.push("The product is not in the CloudTrail record; Marketplace's own event, when it arrives, adds it here.".to_owned());
     }
-    let text = format!(
-        "{lead}{}: {} ({})",
-        title.split_once(' ').map_or(title, |(_, t)| t),
-        product.replace('`', ""),
-        a.agreement_id.as_ref().map_or("", |id| id.as_str())
-    );
-    let mut blocks = vec![
-        Block::header(title),
-        Block::section_with_fields(&summary, &fields),
-    ];
-    if !context.is_empty() {
-        blocks.push(Block::context(&context));
-    }
-    blocks.push(Block::link_button(
-        "Open Marketplace subscriptions",
-        CONSOLE_SUBSCRIPTIONS_URL,
-        "open_subscriptions",
-    ));
-    Notification { text, blocks }
+    context
 }

@@ -8,7 +8,7 @@ fn read(path: &str) -> String {
 }
 
 fn yaml(path: &str) -> Value {
-    serde_yaml::from_str(&read(path)).unwrap()
+    yaml_serde::from_str(&read(path)).unwrap()
 }
 
 fn slack_manifest() -> Value {
@@ -104,7 +104,7 @@ fn the_iam_policy_is_least_privilege() {
 #[test]
 fn the_template_routes_both_families_with_retries_and_a_dead_letter_queue() {
     // CloudFormation's short-form tags (!Ref, !GetAtt) are YAML tags; serde_yaml keeps them.
-    let t: serde_yaml::Value = serde_yaml::from_str(&read("manifest/eventbridge.yaml")).unwrap();
+    let t: yaml_serde::Value = yaml_serde::from_str(&read("manifest/eventbridge.yaml")).unwrap();
     let resources = t["Resources"].as_mapping().unwrap();
     let mut patterns = Vec::new();
     for (_, r) in resources {

@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
     let result = world.runtime.block_on(world.verifier.verify(data));
     match result {
         Err(e) => {
-            let status = e.status();
+            let status = e.status().as_u16();
             assert!(matches!(status, 400 | 403 | 503), "{e}: {status}");
             if let SnsError::CertFetch(_) = e {
                 assert_eq!(status, 503);

@@ -452,7 +452,8 @@ fn seller_name(a: &Activity) -> Option<String> {
     }
 }
 
-/// One message per activity. `mention` (e.g. `<!here>`) leads cancellations.
+/// The message for one change (both its reports, once merged). `mention` (e.g. `<!here>`)
+/// leads cancellations.
 pub fn notification(a: &Activity, mention: Option<&str>, note: Option<&str>) -> Notification {
     if is_loud(a) {
         loud_notification(a, mention, note)

@@ -32,4 +32,5 @@ pub mod report;
 pub mod serve;
 pub mod slack;
 pub mod startup;
+pub mod state;
 pub mod telemetry;

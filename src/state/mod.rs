@@ -474,9 +474,14 @@ impl StateStore {
         {
             Written::Yes(v) => Ok(Inserted::New(v)),
             Written::No(Some(existing)) => Ok(Inserted::Existing(existing.decode(table, key)?)),
-            Written::No(None) => Err(StoreError::Internal {
-                reason: format!("{table}/{key}: insert refused without an entry"),
-            }),
+            // A DynamoDB look-alike that does not return the item on a failed condition:
+            // read it (one more call, only there).
+            Written::No(None) => match self.raw_get(table, key).await? {
+                Some(existing) => Ok(Inserted::Existing(existing.decode(table, key)?)),
+                None => Err(StoreError::Unavailable {
+                    reason: format!("{table}/{key} changed during the insert; try again"),
+                }),
+            },
         }
     }
 

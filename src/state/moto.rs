@@ -118,7 +118,8 @@ impl Drop for Moto {
 }
 
 /// A fake DynamoDB endpoint answering every request with what `answer` returns for its
-/// operation (the `X-Amz-Target` suffix, e.g. `GetItem`): an HTTP status and a JSON body.
+/// operation (the `X-Amz-Target` suffix, e.g. `GetItem`): an HTTP status and a JSON body;
+/// status 0 means no answer at all.
 pub struct Fake {
     pub url: String,
     pub requests: Arc<AtomicUsize>,
@@ -157,6 +158,11 @@ impl Fake {
                     counter.fetch_add(1, Ordering::SeqCst);
                     let op = target.rsplit('.').next().unwrap_or("").to_owned();
                     let (status, body) = answer(&op);
+                    if status == 0 {
+                        // Never answer: hold the connection until the client gives up.
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        return;
+                    }
                     let reply = format!(
                         "HTTP/1.1 {status} X\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                         body.len()

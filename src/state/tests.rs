@@ -218,6 +218,32 @@ mod cases {
         assert_eq!((e.value, e.version), winners[0]);
     }
 
+    pub async fn concurrent_replace_has_one_winner(s: &StateStore) {
+        let v = s
+            .insert_new(Table::Leases, "cas", &-1, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    s.replace(Table::Leases, "cas", v, &i, None)
+                        .await
+                        .unwrap()
+                        .map(|v| (i, v))
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for t in tasks {
+            winners.extend(t.await.unwrap());
+        }
+        assert_eq!(winners.len(), 1, "winners: {winners:?}");
+        let e = s.get::<i32>(Table::Leases, "cas").await.unwrap().unwrap();
+        assert_eq!((e.value, e.version), winners[0]);
+    }
+
     pub async fn claim_busy_then_done(s: &StateStore) {
         let now = Utc::now();
         let Claim::Won(token) = s.claim::<String>("ev-1", "a", LEASE, now).await.unwrap() else {
@@ -472,6 +498,7 @@ conformance!(
     replace_is_compare_and_set,
     expired_entries_are_absent,
     concurrent_insert_new_has_one_winner,
+    concurrent_replace_has_one_winner,
     claim_busy_then_done,
     lease_expiry_hands_over,
     takeover_race_has_one_winner,
@@ -880,6 +907,72 @@ mod dynamodb_only {
             assert!(asked >= 2, "{code}: retried, {asked} requests");
             assert_eq!(s.calls().put, 1, "retries are not counted as calls");
         }
+    }
+
+    /// An answer lost on the way back (attempt timeout) makes the SDK send the write again,
+    /// which then fails its condition because of our own first write. Claims recognise
+    /// that rather than reporting Busy or ClaimLost.
+    #[tokio::test]
+    async fn claims_recognise_their_own_write_behind_a_lost_answer() {
+        let now = Utc::now();
+        let lease_until = now + Duration::seconds(30);
+        let held = serde_json::json!({"state": "held", "owner": "a", "lease_until": lease_until})
+            .to_string();
+        let done = serde_json::json!({"state": "done", "value": 7}).to_string();
+        let updates = std::sync::atomic::AtomicUsize::new(0);
+        let fake = moto::Fake::start(move |op| {
+            let item = |val: &str, ver: u64| {
+                serde_json::json!({
+                    "pk": {"S": "claims#ev"}, "ver": {"N": ver.to_string()}, "val": {"S": val}
+                })
+            };
+            match op {
+                "UpdateItem" => match updates.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                    // claim: the insert lands, its answer is lost; the retry meets our item.
+                    0 | 2 => (0, String::new()),
+                    1 | 3 => (
+                        400,
+                        serde_json::json!({
+                            "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+                            "message": "The conditional request failed",
+                            "Item": item(&held, 10),
+                        })
+                        .to_string(),
+                    ),
+                    _ => (500, moto::error_body("InternalServerError")),
+                },
+                // complete: the retry was refused (version 10 moved on); the item is done at 11.
+                "GetItem" => (200, serde_json::json!({"Item": item(&done, 11)}).to_string()),
+                _ => (500, moto::error_body("InternalServerError")),
+            }
+        })
+        .await;
+        let s = StateStore::connect_dynamodb(&moto::sdk_config(&fake.url), "t");
+        let Claim::Won(token) = s.claim::<u32>("ev", "a", LEASE, now).await.unwrap() else {
+            panic!("our own held item is ours")
+        };
+        assert_eq!(token.version(), 10);
+        s.complete(token, &7u32, now + Duration::hours(1))
+            .await
+            .expect("our own done item at the next version means it was recorded");
+        // Someone else meeting the same held item is Busy.
+        let other = moto::Fake::start(move |_| {
+            (
+                400,
+                serde_json::json!({
+                    "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+                    "Item": {"pk": {"S": "claims#ev"}, "ver": {"N": "10"},
+                             "val": {"S": serde_json::json!({"state": "held", "owner": "a", "lease_until": lease_until}).to_string()}},
+                })
+                .to_string(),
+            )
+        })
+        .await;
+        let s = StateStore::connect_dynamodb(&moto::sdk_config(&other.url), "t");
+        assert_eq!(
+            s.claim::<u32>("ev", "b", LEASE, now).await.unwrap(),
+            Claim::Busy { until: lease_until }
+        );
     }
 
     #[tokio::test]

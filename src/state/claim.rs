@@ -103,6 +103,10 @@ impl StateStore {
     /// `now` is the caller's clock, against which leases are judged. After a few rounds of
     /// contention (the item keeps changing under it) this answers `Busy { until: now }`:
     /// ask again.
+    ///
+    /// `owner` should name this attempt, not just this replica (e.g. replica id and request
+    /// id): finding a held item with the same owner and the same `lease_until` is taken as
+    /// this very call's own write, retried by the SDK after a lost answer, and answered `Won`.
     pub async fn claim<T: DeserializeOwned>(
         &self,
         key: &str,
@@ -200,7 +204,7 @@ impl StateStore {
                 value: ClaimItem::Done { .. },
                 version,
                 ..
-            }) if version == token.version + 1 => Ok(()),
+            }) if version == token.version.wrapping_add(1) => Ok(()),
             _ => Err(StoreError::ClaimLost { key: token.key }),
         }
     }

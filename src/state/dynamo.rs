@@ -253,7 +253,7 @@ impl Dynamo {
         let mut values = HashMap::from([(":val".to_owned(), AttributeValue::S(json))]);
         let mut update = match condition {
             Condition::Version(v) => {
-                values.insert(":next".into(), n(v + 1));
+                values.insert(":next".into(), n(v.wrapping_add(1)));
                 "SET #val = :val, #ver = :next".to_owned()
             }
             Condition::Absent | Condition::Any => {
@@ -308,7 +308,7 @@ impl Dynamo {
         };
         match result {
             Ok(out) => match condition {
-                Condition::Version(v) => Ok(Written::Yes(v + 1)),
+                Condition::Version(v) => Ok(Written::Yes(v.wrapping_add(1))),
                 _ => {
                     let version = match out.attributes().and_then(|a| a.get(VER)) {
                         Some(AttributeValue::N(v)) => v.parse::<u64>().ok(),

@@ -10,7 +10,7 @@
 //! `version` (changes on every write) and an optional expiry. Conditional writes
 //! ([`StateStore::insert_new`], [`StateStore::replace`]) are atomic in every back end, and
 //! [`StateStore::claim`] builds exactly-once work with leases on top of them (the same code
-//! for all back ends, see [`claim`](self::claim)).
+//! for all back ends, in `claim.rs`).
 //!
 //! # Expiry
 //! An entry whose `expires_at` is in the past is absent: reads return `None`, `insert_new`
@@ -40,8 +40,10 @@
 //! instead needs exactly this key schema and TTL setting.
 //!
 //! DynamoDB's TTL deletes expired items in the background, typically within a few days of
-//! expiry, and until then reads still return them, so expired items must be filtered out by
-//! the reader (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html>).
+//! expiry, and until then reads and conditions still see them, so expired items must be
+//! filtered out by the reader
+//! (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html>,
+//! <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ttl-expired-items.html>).
 //! Hence every read checks `expires_at` and every condition treats `expires_at < :now` as
 //! absent (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html>):
 //! - `insert_new`: `attribute_not_exists(pk) OR expires_at < :now`
@@ -71,7 +73,27 @@
 //!
 //! # Cost
 //! Each primitive is exactly one back-end call (one DynamoDB request); [`StateStore::calls`]
-//! counts them. See [`claim`](self::claim) for what a claim costs.
+//! counts them:
+//!
+//! | operation | DynamoDB requests |
+//! |---|---|
+//! | `get` | 1 GetItem |
+//! | `insert_new`, `insert_or_get`, `replace`, `put` | 1 UpdateItem |
+//! | `delete` | 1 DeleteItem |
+//! | `probe` | 3: GetItem, UpdateItem, DeleteItem |
+//! | `claim` on a fresh, held or done key | 1 UpdateItem (a failed condition returns the item) |
+//! | `claim` taking over an expired lease | 2 UpdateItem |
+//! | `complete`, `release` | 1 UpdateItem (+1 GetItem only when `complete` is refused) |
+//!
+//! SDK retries of a request are not counted again.
+//!
+//! A retried conditional write whose first attempt landed but whose answer was lost fails its
+//! condition on our own write: `insert_new` then says `None`, `replace` says `None`. Claims
+//! recognise their own writes (same owner and lease; `done` at the next version), other
+//! callers of the primitives must allow for it.
+//!
+//! Conditions are atomic within one table in one region; a global table's replicas in other
+//! regions are only eventually consistent, so all replicas must use the same region.
 
 mod claim;
 mod disk;
@@ -322,7 +344,9 @@ pub(crate) fn apply(
             _ => None,
         }));
     }
-    let version = existing.map_or_else(|| version_base(now), |r| r.version) + 1;
+    let version = existing
+        .map_or_else(|| version_base(now), |r| r.version)
+        .wrapping_add(1);
     Ok(Record {
         version,
         expires_at,

@@ -15,6 +15,9 @@
 //!   `response_url` delivery, the Web API, one retry loop.
 //! - [`notify`]: channel notifications: EventBridge (or SNS) events to Slack messages, one per
 //!   change, threaded per agreement, never twice, never lost. Its own router and state.
+//! - [`state`]: what the notifier and the digest remember, shared by replicas: one store
+//!   interface with conditional writes and leases, on redb (`STATE_DIR`), DynamoDB
+//!   (`STATE_TABLE`) or memory.
 //! - [`digest`]: the scheduled digest (DIGEST_EVERY / DIGEST_CRON).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`startup`]: builds each feature's router from the settings and merges them; graceful
@@ -36,6 +39,7 @@ pub mod ops;
 pub mod pacer;
 pub mod report;
 pub mod slack;
+pub mod state;
 pub mod startup;
 pub mod sync;
 pub mod telemetry;

@@ -2,11 +2,12 @@
 //! section, so conditional writes are atomic.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
 use super::{apply, Condition, Record, Table, Written};
+use crate::sync::lock;
 
 type Map = HashMap<(Table, String), Record>;
 
@@ -15,13 +16,6 @@ pub(crate) struct Memory {
     map: Arc<Mutex<Map>>,
 }
 
-/// Locks the map even if a thread panicked while holding it. That is safe here: each critical
-/// section is a single `get`, `insert`, `remove` or `retain` on the map, which either happened
-/// or did not, so a panic cannot leave the map half-updated; refusing the lock instead would
-/// turn one panic into a store that fails forever.
-fn lock(map: &Mutex<Map>) -> MutexGuard<'_, Map> {
-    map.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 impl Memory {
     pub fn get(&self, table: Table, key: &str) -> Option<Record> {

@@ -160,10 +160,19 @@ pub struct NotifyArgs {
     /// Slack Web API base URL.
     #[arg(long, env = "SLACK_API_URL", default_value = "https://slack.com/api")]
     pub slack_api_url: String,
-    /// Directory for the notifier's state (threads, de-duplication). Unset or not writable:
-    /// kept in memory, lost on restart.
+    /// Directory for the notifier's and the digest's state (threads, de-duplication): an
+    /// embedded database for ONE replica. Must be writable. Unset (or empty) and no
+    /// STATE_TABLE: kept in memory, lost on restart.
     #[arg(long, env = "STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// DynamoDB table for the state, shared by every replica (created when missing, if the
+    /// app may). Not with STATE_DIR.
+    #[arg(long, env = "STATE_TABLE")]
+    pub state_table: Option<String>,
+    /// How long a delivery may hold its agreement before another replica may take it over
+    /// (when the holder died), in seconds. Default 30.
+    #[arg(long, env = "STATE_LEASE_SECS")]
+    pub state_lease_secs: Option<u64>,
     /// Least time between two posts to one channel, in milliseconds (Slack allows about one
     /// message per second per channel). Default 1000.
     #[arg(long, env = "SLACK_POST_INTERVAL_MS")]
@@ -193,9 +202,21 @@ pub struct NotifySettings {
     pub token: BotToken,
     pub api_url: String,
     pub routes: Routes,
-    pub state_dir: Option<PathBuf>,
     /// Least time between two posts to one channel.
     pub post_interval: Duration,
+    /// How long a delivery's claim on its agreement holds.
+    pub lease: Duration,
+}
+
+/// Where the notifier and the digest keep their state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateSettings {
+    /// In this process only (neither STATE_DIR nor STATE_TABLE set).
+    Memory,
+    /// `state.redb` in this directory (STATE_DIR): one replica.
+    Dir(PathBuf),
+    /// This DynamoDB table (STATE_TABLE): any number of replicas.
+    Table(String),
 }
 
 #[derive(Debug, Args)]
@@ -260,6 +281,8 @@ pub enum ConfigError {
     BadDigestEvery(String),
     #[error("DIGEST_CRON `{0}` is not a cron schedule like `0 9 * * MON`: {1}")]
     BadDigestCron(String, String),
+    #[error("STATE_DIR and STATE_TABLE are both set: use STATE_TABLE (DynamoDB) for several replicas, STATE_DIR for one, not both")]
+    StateDirAndTable,
     #[error("DIGEST_EVERY / DIGEST_CRON need SLACK_BOT_TOKEN to post the digest")]
     DigestNeedsToken,
     #[error("DIGEST_EVERY / DIGEST_CRON need DIGEST_CHANNEL (or SLACK_CHANNEL): a channel ID like C0123ABCD")]
@@ -284,6 +307,8 @@ pub struct ServeSettings {
     pub bot: Option<BotSettings>,
     /// The scheduled digest, when DIGEST_EVERY or DIGEST_CRON is set.
     pub digest: Option<DigestSettings>,
+    /// Where notifications and digests keep their state.
+    pub state: StateSettings,
 }
 
 impl RegionArgs {
@@ -348,6 +373,7 @@ impl ServeArgs {
             drain_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             notify: self.notify.settings()?,
             bot: self.notify.bot()?,
+            state: self.notify.state()?,
             digest: self.digest()?,
         })
     }
@@ -431,12 +457,33 @@ impl NotifyArgs {
                 cancellations: nonempty(&self.slack_channel_cancellations),
                 cancellation_mention: nonempty(&self.slack_mention_cancellations),
             },
-            state_dir: self.state_dir.clone(),
             post_interval: Duration::from_millis(
                 self.slack_post_interval_ms
                     .unwrap_or(crate::notify::deliver::CHANNEL_INTERVAL.as_millis() as u64),
             ),
+            lease: self
+                .state_lease_secs
+                .map_or(crate::notify::deliver::DELIVERY_LEASE, Duration::from_secs),
         }))
+    }
+
+    /// STATE_DIR or STATE_TABLE (an empty value counts as unset), never both.
+    pub fn state(&self) -> Result<StateSettings, ConfigError> {
+        let dir = self
+            .state_dir
+            .clone()
+            .filter(|d| !d.as_os_str().is_empty());
+        let table = self
+            .state_table
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        match (dir, table) {
+            (Some(_), Some(_)) => Err(ConfigError::StateDirAndTable),
+            (Some(dir), None) => Ok(StateSettings::Dir(dir)),
+            (None, Some(table)) => Ok(StateSettings::Table(table.to_owned())),
+            (None, None) => Ok(StateSettings::Memory),
+        }
     }
 }
 

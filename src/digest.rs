@@ -18,6 +18,7 @@ use crate::domain::{Filter, Period, PeriodUnit, TimeWindow};
 use crate::slack::render::{self, EndingSoon};
 use crate::slack::retry::Retry;
 use crate::slack::web_api::{ApiError, ChannelMessage, SlackApi};
+use crate::state::{Claim, StateStore};
 
 /// How far ahead the digest looks for agreements that end.
 const ENDING_WITHIN_DAYS: i64 = 90;
@@ -25,6 +26,10 @@ const ENDING_WITHIN_DAYS: i64 = 90;
 const DETAILS_BUDGET: Duration = Duration::from_secs(5);
 /// Time for one `chat.postMessage`.
 const POST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one replica may take to post a period's digest before another may.
+const DIGEST_LEASE: Duration = Duration::from_secs(10 * 60);
+/// How long a posted digest is remembered (replicas that start late don't post it again).
+const DIGEST_KEPT_DAYS: i64 = 30;
 
 /// A `DIGEST_EVERY` that isn't `<N>d`, `<N>h` or `<N>m`.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +168,8 @@ pub struct DigestJob {
     pub clock: Arc<dyn Clock>,
     /// The schedule counts from here.
     pub started_at: DateTime<Utc>,
+    /// Where replicas agree on who posts each period's digest.
+    pub store: StateStore,
 }
 
 /// Posts digests on the job's schedule until `stop` is cancelled.
@@ -181,12 +188,42 @@ pub async fn run(job: DigestJob, stop: CancellationToken) {
         }
         let window = job.schedule.window_before(due, last);
         let channel = &job.channel;
-        match post(&job, window).await {
-            Ok(()) => tracing::info!(%channel, "digest posted"),
+        match post_once(&job, due, window).await {
+            Ok(true) => tracing::info!(%channel, "digest posted"),
+            Ok(false) => tracing::info!(%channel, "another replica posts this digest"),
             Err(e) => tracing::error!(%channel, error = %e, "digest could not be posted"),
         }
         last = Some(due);
         from = due;
+    }
+}
+
+/// Posts the digest due at `due` unless another replica does: the first to claim the period
+/// posts it. Returns whether this replica posted it.
+async fn post_once(job: &DigestJob, due: DateTime<Utc>, window: TimeWindow) -> anyhow::Result<bool> {
+    let key = format!("digest:{}:{}", job.channel, due.timestamp());
+    let owner = uuid::Uuid::new_v4().simple().to_string();
+    let token = match job
+        .store
+        .claim::<()>(&key, &owner, DIGEST_LEASE, job.clock.now())
+        .await?
+    {
+        Claim::Won(token) => token,
+        Claim::Busy { .. } | Claim::Done(()) => return Ok(false),
+    };
+    match post(job, window).await {
+        Ok(()) => {
+            let keep = job.clock.now() + chrono::Duration::days(DIGEST_KEPT_DAYS);
+            if let Err(e) = job.store.complete(token, &(), keep).await {
+                tracing::warn!(error = %e, "could not record the digest as posted");
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            // Let another replica (or a restart within the lease) try this period.
+            let _ = job.store.release(token).await;
+            Err(e)
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::metrics::Metrics;
-use crate::notify::store::Store;
+use crate::state::StateStore;
 
 /// What the operations routes read.
 #[derive(Clone)]
@@ -20,8 +20,8 @@ pub struct OpsState {
     pub metrics: Metrics,
     /// Set once shutdown starts, so `/readyz` tells load balancers to stop sending.
     pub shutting_down: Arc<AtomicBool>,
-    /// The notifier's store, when notifications are on.
-    pub store: Option<Store>,
+    /// The notifier's and the digest's store, when either is on.
+    pub store: Option<StateStore>,
 }
 
 pub fn router(state: OpsState) -> Router {
@@ -32,13 +32,10 @@ pub fn router(state: OpsState) -> Router {
         .with_state(state)
 }
 
-/// Ready to take traffic: not shutting down. Says where the notifier keeps its state.
+/// Ready to take traffic: not shutting down. Says which state store is in use and whether it
+/// answers; an unreachable store does not make the replica unready, since slash commands
+/// don't need it and `/events` answers 503 (retry later) on its own until it is back.
 async fn readyz(State(state): State<OpsState>) -> Response {
-    let store = match &state.store {
-        None => "off",
-        Some(s) if s.is_persistent() => "disk",
-        Some(_) => "memory",
-    };
     if state.shutting_down.load(Ordering::SeqCst) {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -46,8 +43,26 @@ async fn readyz(State(state): State<OpsState>) -> Response {
         )
             .into_response();
     }
-    Json(json!({"ready": true, "state_store": store})).into_response()
+    let Some(store) = &state.store else {
+        return Json(json!({"ready": true, "state_store": "off"})).into_response();
+    };
+    let probe = tokio::time::timeout(PROBE_TIMEOUT, store.probe()).await;
+    let (reachable, problem) = match probe {
+        Ok(Ok(())) => (true, None),
+        Ok(Err(e)) => (false, Some(e.fix())),
+        Err(_) => (false, Some("the store did not answer in time".to_owned())),
+    };
+    Json(json!({
+        "ready": true,
+        "state_store": store.kind().to_string(),
+        "state_store_reachable": reachable,
+        "state_store_problem": problem,
+    }))
+    .into_response()
 }
+
+/// How long `/readyz` waits for the store's probe.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 async fn metrics_text(State(state): State<OpsState>) -> Response {
     (

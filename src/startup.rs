@@ -24,16 +24,16 @@ use tracing::Level;
 use crate::aws::agreements::Agreements;
 use crate::aws::reports::Reporter;
 use crate::aws::ActivitySource;
-use crate::config::{DigestSettings, NotifySettings, ServeSettings};
+use crate::config::{DigestSettings, NotifySettings, ServeSettings, StateSettings};
 use crate::digest::{self, Clock, DigestJob, SystemClock};
 use crate::metrics::{HttpLabels, Metrics};
 use crate::notify;
-use crate::notify::deliver::{Notifier, SlackOut};
+use crate::notify::deliver::{Memory, Notifier, SlackOut};
 use crate::notify::routes::Delivery;
 use crate::notify::sns::SnsVerifier;
-use crate::notify::store::Store;
 use crate::ops::{self, OpsState};
 use crate::slack::{self, web_api::SlackApi, SlackState};
+use crate::state::{OpenError, StateStore};
 
 /// The bound, not yet running, application.
 pub struct Application {
@@ -53,14 +53,18 @@ struct Digest {
     settings: DigestSettings,
     reports: Reporter,
     api: SlackApi,
+    store: StateStore,
 }
 
 impl Application {
+    /// Builds the application. `store` is where notifications and digests keep their state
+    /// ([`open_state`] opens the one the settings ask for).
     pub async fn build(
         settings: ServeSettings,
         source: ActivitySource,
         agreements: Option<Agreements>,
         metrics: Metrics,
+        store: StateStore,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.listen_addr).await?;
         let tasks = TaskTracker::new();
@@ -71,14 +75,19 @@ impl Application {
             .bot
             .map(|b| SlackApi::new(http.clone(), &b.api_url, b.token, metrics.clone()));
 
-        let (notify, store) = match settings.notify {
+        let uses_store = settings.notify.is_some() || settings.digest.is_some();
+        let notify = match settings.notify {
             Some(n) => {
-                let (router, store) = notifications(n, &reports, &http, &metrics).await;
-                (router, Some(store))
+                let memory = Memory {
+                    store: store.clone(),
+                    lease: n.lease,
+                    tasks: tasks.clone(),
+                };
+                notifications(n, memory, &reports, &http, &metrics)
             }
             None => {
                 tracing::info!("EVENTS_API_KEY and SNS_TOPIC_ARNS are not set: channel notifications are off (POST /events is not served)");
-                (Router::new(), None)
+                Router::new()
             }
         };
         let slack = slack::router(SlackState {
@@ -95,7 +104,7 @@ impl Application {
         let ops = ops::router(OpsState {
             metrics: metrics.clone(),
             shutting_down: shutting_down.clone(),
-            store,
+            store: uses_store.then(|| store.clone()),
         });
         let digest = match (settings.digest, slack_api) {
             (Some(settings), Some(api)) => {
@@ -104,6 +113,7 @@ impl Application {
                     settings,
                     reports,
                     api,
+                    store,
                 })
             }
             _ => None,
@@ -147,6 +157,7 @@ impl Application {
                 schedule: d.settings.schedule,
                 clock: self.clock.clone(),
                 started_at: self.started_at,
+                store: d.store,
             };
             self.tasks.spawn(digest::run(job, stop.clone()));
         }
@@ -183,20 +194,15 @@ fn http_client() -> std::io::Result<reqwest::Client> {
         .map_err(std::io::Error::other)
 }
 
-/// The notification routes and the store behind them.
-async fn notifications(
+/// The notification routes.
+fn notifications(
     settings: NotifySettings,
+    memory: Memory,
     reports: &Reporter,
     http: &reqwest::Client,
     metrics: &Metrics,
-) -> (Router, Store) {
-    let store = open_store(settings.state_dir.as_deref()).await;
-    let api = SlackApi::new(
-        http.clone(),
-        &settings.api_url,
-        settings.token,
-        metrics.clone(),
-    );
+) -> Router {
+    let api = SlackApi::new(http.clone(), &settings.api_url, settings.token, metrics.clone());
     let out = SlackOut {
         api,
         routes: settings.routes,
@@ -204,7 +210,7 @@ async fn notifications(
     };
     let notifier = Notifier::new(
         out,
-        store.clone(),
+        memory,
         metrics.clone(),
         reports.agreements().cloned(),
         reports.accounts(),
@@ -229,41 +235,37 @@ async fn notifications(
         notifier: Arc::new(notifier),
         metrics: metrics.clone(),
     };
-    (
-        notify::routes::router(delivery, settings.events_keys, sns),
-        store,
-    )
+    notify::routes::router(delivery, settings.events_keys, sns)
 }
 
-/// The notifier's store: on disk under `STATE_DIR` when it can be, else in memory (said once
-/// at start-up, since threads and de-duplication then don't survive a restart).
-async fn open_store(state_dir: Option<&std::path::Path>) -> Store {
-    let store = match state_dir {
-        None => {
-            tracing::warn!("STATE_DIR is not set: threads and de-duplication are kept in memory and lost on restart");
-            return Store::memory();
-        }
-        Some(dir) => match Store::open(dir) {
-            Ok(store) => store,
-            Err(e) => {
-                tracing::warn!(dir = %dir.display(), error = %e, "STATE_DIR is not usable: threads and de-duplication are kept in memory and lost on restart");
-                return Store::memory();
-            }
-        },
-    };
-    let cutoff = chrono::Utc::now().timestamp() - SEEN_KEPT_SECS;
-    match store.prune_seen(cutoff).await {
-        Ok(n) => tracing::info!(pruned = n, "state store ready"),
-        Err(e) => tracing::warn!(error = %e, "could not prune old delivery ids"),
+/// Opens the state store the settings ask for, when notifications or the digest need one.
+/// Durability asked for is durability given: a STATE_DIR or STATE_TABLE that can't be used
+/// stops start-up with one line naming the cause and the fix. Memory only when neither is
+/// set (said once, since threads and de-duplication then don't survive a restart).
+pub async fn open_state(
+    settings: &ServeSettings,
+    sdk: &aws_config::SdkConfig,
+) -> Result<StateStore, OpenError> {
+    if settings.notify.is_none() && settings.digest.is_none() {
+        return Ok(StateStore::memory());
     }
-    store
+    let store = match &settings.state {
+        StateSettings::Memory => {
+            tracing::warn!("neither STATE_DIR nor STATE_TABLE is set: threads and de-duplication are kept in memory and lost on restart (one replica only)");
+            return Ok(StateStore::memory());
+        }
+        StateSettings::Dir(dir) => StateStore::open_redb(dir)?,
+        StateSettings::Table(table) => StateStore::open_dynamodb(sdk, table).await?,
+    };
+    match store.prune_expired().await {
+        Ok(n) => tracing::info!(store = %store.kind(), pruned = n, "state store ready"),
+        Err(e) => tracing::warn!(error = %e, "could not prune expired state"),
+    }
+    Ok(store)
 }
 
 /// Answers prepared at once; each holds little, but lookups queue behind CloudTrail's pacing.
 pub const MAX_PENDING_ANSWERS: usize = 64;
-
-/// Delivery ids are remembered a week: EventBridge retries for at most 24 hours.
-const SEEN_KEPT_SECS: i64 = 7 * 24 * 3600;
 
 /// What every route gets: a request id (kept from the request when it has one, else a new
 /// UUID), one INFO line per request, and the request counter.

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use crate::aws::{connect, sdk_config_loader};
-use crate::config::{NotifySettings, ServeArgs, ServeSettings};
+use crate::config::{NotifySettings, ServeArgs, ServeSettings, StateSettings};
 use crate::metrics::Metrics;
-use crate::notify::store::Store;
+use crate::startup::open_state;
 use crate::slack::web_api::SlackApi;
 
 /// One check's outcome: whether it passed, what was checked, and what was found.
@@ -53,10 +53,14 @@ pub async fn run(args: &ServeArgs, out: &mut dyn std::io::Write) -> std::io::Res
         }
     };
     report(vec![Outcome::ok("configuration", describe(&settings))])?;
+    let sdk = sdk_config_loader().load().await;
     if let Some(notify) = &settings.notify {
-        report(check_notifications(notify).await)?;
+        report(vec![check_slack(notify).await])?;
     }
-    report(check_cloudtrail(&settings).await)?;
+    if settings.notify.is_some() || settings.digest.is_some() {
+        report(vec![check_state(&settings, &sdk).await])?;
+    }
+    report(check_cloudtrail(&settings, &sdk).await)?;
     Ok(ok)
 }
 
@@ -86,35 +90,45 @@ fn describe(settings: &ServeSettings) -> String {
     )
 }
 
-/// The bot token (`auth.test`) and the state directory.
-async fn check_notifications(notify: &NotifySettings) -> Vec<Outcome> {
+/// The bot token (`auth.test`).
+async fn check_slack(notify: &NotifySettings) -> Outcome {
     let api = SlackApi::new(
         reqwest::Client::new(),
         &notify.api_url,
         notify.token.clone(),
         Metrics::new(),
     );
-    let slack = match api.auth_test(Duration::from_secs(10)).await {
+    match api.auth_test(Duration::from_secs(10)).await {
         Ok(()) => Outcome::ok("slack", "auth.test accepted SLACK_BOT_TOKEN"),
         Err(e) => Outcome::fail("slack", e.to_string()),
+    }
+}
+
+/// The state store: opened as `serve` would, then a read, a conditional write and a delete.
+async fn check_state(settings: &ServeSettings, sdk: &aws_config::SdkConfig) -> Outcome {
+    let store = match open_state(settings, sdk).await {
+        Ok(store) => store,
+        Err(e) => return Outcome::fail("state", e.to_string()),
     };
-    let state = match &notify.state_dir {
-        Some(dir) => match Store::open(dir) {
-            Ok(_) => Outcome::ok("state", format!("{} is writable", dir.display())),
-            Err(e) => Outcome::fail("state", format!("{}: {e}", dir.display())),
-        },
-        None => Outcome::ok(
-            "state",
-            "STATE_DIR not set: threads and de-duplication kept in memory",
-        ),
+    let place = match &settings.state {
+        StateSettings::Memory => {
+            return Outcome::ok(
+                "state",
+                "neither STATE_DIR nor STATE_TABLE set: threads and de-duplication kept in memory",
+            )
+        }
+        StateSettings::Dir(dir) => format!("{} (disk)", dir.display()),
+        StateSettings::Table(table) => format!("DynamoDB table {table}"),
     };
-    vec![slack, state]
+    match store.probe().await {
+        Ok(()) => Outcome::ok("state", format!("{place}: read, conditional write and delete work")),
+        Err(e) => Outcome::fail("state", format!("{place}: {e}. {}", e.fix())),
+    }
 }
 
 /// One small LookupEvents per account and region.
-async fn check_cloudtrail(settings: &ServeSettings) -> Vec<Outcome> {
-    let sdk = sdk_config_loader().load().await;
-    let aws = connect(&sdk, &settings.accounts, &settings.regions, &Metrics::new()).await;
+async fn check_cloudtrail(settings: &ServeSettings, sdk: &aws_config::SdkConfig) -> Vec<Outcome> {
+    let aws = connect(sdk, &settings.accounts, &settings.regions, &Metrics::new()).await;
     let mut outcomes = Vec::new();
     for (place, result) in aws.cloudtrail.probe().await {
         let what = format!("cloudtrail {}", place.place());

@@ -44,6 +44,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         source,
         None,
         crate::metrics::Metrics::new(),
+        crate::state::StateStore::memory(),
     )
     .await?;
     let url = format!("http://{}/slack/commands", app.local_addr());

@@ -3,7 +3,7 @@
 use crate::aws::{connect, sdk_config_loader, ActivitySource};
 use crate::config::ServeArgs;
 use crate::metrics::Metrics;
-use crate::startup::{shutdown_signal, Application};
+use crate::startup::{open_state, shutdown_signal, Application};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
@@ -16,7 +16,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "no allow-lists set: anyone in a workspace with the app may use the command"
         );
     }
-    let app = Application::build(settings, source.clone(), Some(aws.agreements), metrics).await?;
+    let store = open_state(&settings, &sdk).await?;
+    let app = Application::build(
+        settings,
+        source.clone(),
+        Some(aws.agreements),
+        metrics,
+        store,
+    )
+    .await?;
     tracing::info!(addr = %app.local_addr(), source = %source.describe(), "listening");
     app.run_until_stopped(shutdown_signal()).await?;
     tracing::info!("stopped");

@@ -1,14 +1,20 @@
-//! Turning one received activity into exactly one Slack message, within the sender's deadline.
+//! Turning one received activity into exactly one Slack message, within the sender's deadline,
+//! whichever replica receives it.
 //!
-//! - Nothing twice: every delivery id (`eb:`, `ct:`, `mp:`) is remembered once Slack has the
-//!   message; a delivery seen before is acknowledged and not posted.
+//! - Nothing twice: every delivery id (`eb:`, `ct:`, `mp:`) is recorded in the state store once
+//!   Slack has the message; a delivery seen before is acknowledged and not posted.
+//! - One at a time per agreement, across replicas: a delivery first claims its agreement (a
+//!   lease in the store). Another delivery for the same agreement waits for it, or is asked to
+//!   come back; a replica that dies holding a claim loses it when the lease runs out.
 //! - One message per change: a purchase (or cancellation) usually arrives twice, as the
 //!   CloudTrail call (who) and as Marketplace's event (product, seller). The first to arrive is
 //!   posted; the second, if it comes within [`MERGE_WINDOW`], updates that message in place
 //!   with `chat.update`, so the channel shows one complete message.
 //! - One thread per agreement: the first message about an agreement becomes its thread; later
 //!   amendments, warnings and cancellations go there (a cancellation is also broadcast).
-//! - Nothing lost: the caller answers 2xx only when this returns `Ok`.
+//! - Nothing lost: the caller answers 2xx only when this returns `Ok`. A post is never cut off
+//!   by the sender's deadline: it runs to its end in a tracked task and is recorded, and a retry
+//!   that arrives meanwhile is asked to come back.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,8 +24,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
 use super::event::Received;
-use super::store::{Store, StoreError, Table};
+use crate::state::{Claim, ClaimToken, StateStore, StoreError, Table};
 use crate::aws::agreements::Agreements;
 use crate::domain::Account;
 use crate::domain::{Activity, ActivityKind, AgreementFacts, Intent, Origin};
@@ -40,6 +49,19 @@ const DETAILS_BUDGET: Duration = Duration::from_millis(1_000);
 /// Time kept for one Slack call. The deadline leaves a second of EventBridge's 5 s unused, so
 /// a call started at the deadline may still take this long.
 const CALL_ALLOWANCE: Duration = Duration::from_millis(800);
+/// The longest one Slack call may take. A call is not cut off at the sender's deadline (a post
+/// cut off may still have reached Slack, and the retry would post it twice).
+const SLACK_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a delivery may hold its agreement's claim before another replica may take it over
+/// (it died): more than a delivery can take (the budget, one Slack call, the store writes).
+pub const DELIVERY_LEASE: Duration = Duration::from_secs(30);
+/// How long delivery ids are remembered: EventBridge retries for at most 24 hours.
+const SEEN_KEPT: chrono::Duration = chrono::Duration::days(7);
+/// How long an agreement's thread is remembered after its last message (terms run a year or
+/// more; a renewal should still find its thread).
+const THREAD_KEPT: chrono::Duration = chrono::Duration::days(800);
+/// How long a request's intent waits for its `AcceptAgreementRequest`.
+const INTENT_KEPT: chrono::Duration = chrono::Duration::days(30);
 /// Posts remembered per agreement (for merging); older ones are dropped.
 const POSTS_KEPT: usize = 20;
 
@@ -89,6 +111,21 @@ pub enum DeliveryError {
     RetryAfter(Duration),
     #[error("{0}")]
     Slack(ApiError),
+    /// The state store could not be read or written: nothing was posted.
+    #[error("state store: {0}")]
+    Store(StoreError),
+    /// Another delivery for the same agreement is being posted (here or on another replica).
+    #[error("another delivery for this agreement is in progress; retry after {0:?}")]
+    Busy(Duration),
+    /// The post is still running (Slack is slow); it will be recorded when it ends.
+    #[error("the post is still in progress")]
+    StillPosting,
+}
+
+impl From<StoreError> for DeliveryError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
 }
 
 /// The per-agreement memory: its thread and the recent posts about it.
@@ -141,9 +178,16 @@ pub struct Notifier {
     accounts: Vec<Account>,
     api: SlackApi,
     routes: Routes,
-    store: Store,
+    store: StateStore,
     /// Least time between two posts to one channel.
     post_interval: Duration,
+    /// How long a delivery's claim holds before another replica may take it over.
+    lease: Duration,
+    /// Names this process in claims.
+    replica: String,
+    /// Deliveries run here, so a slow post outlives the request that started it and shutdown
+    /// waits for it.
+    tasks: TaskTracker,
     pacers: Mutex<HashMap<String, Arc<Pacer>>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -156,10 +200,17 @@ pub struct SlackOut {
     pub post_interval: Duration,
 }
 
+/// What the notifier remembers with, and how long its claims hold.
+pub struct Memory {
+    pub store: StateStore,
+    pub lease: Duration,
+    pub tasks: TaskTracker,
+}
+
 impl Notifier {
     pub fn new(
         out: SlackOut,
-        store: Store,
+        memory: Memory,
         metrics: Metrics,
         agreements: Option<Agreements>,
         accounts: Vec<Account>,
@@ -170,14 +221,17 @@ impl Notifier {
             accounts,
             api: out.api,
             routes: out.routes,
-            store,
+            store: memory.store,
             post_interval: out.post_interval,
+            lease: memory.lease,
+            replica: uuid::Uuid::new_v4().simple().to_string(),
+            tasks: memory.tasks,
             pacers: Mutex::default(),
             locks: Mutex::default(),
         }
     }
 
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &StateStore {
         &self.store
     }
 
@@ -189,16 +243,93 @@ impl Notifier {
             .clone()
     }
 
-    /// One lock per agreement (or per delivery without one): the two reports of a purchase
-    /// arriving together must not both post. Locks of finished deliveries are dropped.
+    /// One lock per agreement (or per delivery without one) in this process, so deliveries
+    /// here queue instead of polling the store's claim. Locks of finished deliveries are
+    /// dropped.
     fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = lock(&self.locks);
         locks.retain(|_, l| Arc::strong_count(l) > 1);
         locks.entry(key.to_owned()).or_default().clone()
     }
 
-    /// Delivers within `deadline`. `Ok` means Slack has it (or it was a duplicate).
+    /// Delivers within `deadline`. `Ok` means Slack has it (or it was a duplicate). The work
+    /// runs in a tracked task: when the deadline comes first, the sender is asked to retry
+    /// while the post runs to its end and is recorded.
     pub async fn deliver(
+        self: &Arc<Self>,
+        received: Received,
+        deadline: Instant,
+    ) -> Result<Delivered, DeliveryError> {
+        let this = self.clone();
+        let work = self
+            .tasks
+            .spawn(async move { this.deliver_in_full(received, deadline).await }.in_current_span());
+        match tokio::time::timeout_at(deadline + CALL_ALLOWANCE / 2, work).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(panicked)) => {
+                tracing::error!(error = %panicked, "a delivery failed unexpectedly");
+                Err(DeliveryError::StillPosting)
+            }
+            Err(_) => {
+                tracing::warn!("the post is still running past the sender's deadline; asked for a retry");
+                Err(DeliveryError::StillPosting)
+            }
+        }
+    }
+
+    async fn deliver_in_full(
+        &self,
+        received: Received,
+        deadline: Instant,
+    ) -> Result<Delivered, DeliveryError> {
+        let lock_key = received
+            .activity
+            .agreement_id
+            .as_ref()
+            .map(|id| id.to_string())
+            .unwrap_or_else(|| received.dedup_keys.first().cloned().unwrap_or_default());
+        let local = self.lock_for(&lock_key);
+        let _local = local.lock().await;
+        if self.seen_any(&received.dedup_keys).await? {
+            self.metrics.duplicates_dropped.inc();
+            return Ok(Delivered::Duplicate);
+        }
+        let token = self.claim(&lock_key, deadline).await?;
+        let result = self.deliver_claimed(received, deadline).await;
+        if let Err(e) = self.store.release(token).await {
+            // The lease runs out by itself; until then other deliveries wait or retry.
+            tracing::warn!(error = %e, "could not release the delivery's claim");
+        }
+        result
+    }
+
+    /// Claims `key` for this delivery across replicas, waiting while another holds it (until
+    /// shortly before the deadline).
+    async fn claim(&self, key: &str, deadline: Instant) -> Result<ClaimToken, DeliveryError> {
+        let owner = format!("{}/{}", self.replica, uuid::Uuid::new_v4().simple());
+        let key = format!("delivery:{key}");
+        loop {
+            let now = Utc::now();
+            let until = match self.store.claim::<()>(&key, &owner, self.lease, now).await? {
+                Claim::Won(token) => return Ok(token),
+                Claim::Busy { until } => until,
+                // Claims here are released, never completed; treat one as held briefly.
+                Claim::Done(()) => now,
+            };
+            let wait = (until - now)
+                .to_std()
+                .unwrap_or_default()
+                .clamp(Duration::from_millis(50), Duration::from_millis(250));
+            if Instant::now() + wait + CALL_ALLOWANCE >= deadline {
+                let left = (until - now).to_std().unwrap_or_default();
+                return Err(DeliveryError::Busy(left.max(Duration::from_secs(1))));
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The delivery, once its agreement is claimed.
+    async fn deliver_claimed(
         &self,
         received: Received,
         deadline: Instant,
@@ -207,25 +338,18 @@ impl Notifier {
             mut activity,
             dedup_keys,
         } = received;
-        let lock_key = activity
-            .agreement_id
-            .as_ref()
-            .map(|id| id.to_string())
-            .unwrap_or_else(|| dedup_keys.first().cloned().unwrap_or_default());
-        let lock = self.lock_for(&lock_key);
-        let _guard = lock.lock().await;
-
-        if self.seen_any(&dedup_keys).await {
+        // Another replica may have finished this very delivery while we waited.
+        if self.seen_any(&dedup_keys).await? {
             self.metrics.duplicates_dropped.inc();
             return Ok(Delivered::Duplicate);
         }
-        if self.record_intent(&activity, &dedup_keys).await {
+        if self.record_intent(&activity, &dedup_keys).await? {
             return Ok(Delivered::Recorded);
         }
-        let note = self.complete(&mut activity).await;
+        let note = self.complete(&mut activity).await?;
         let agreement = activity.agreement_id.as_ref().map(|id| id.to_string());
         let mut record = match &agreement {
-            Some(id) => self.recall::<AgreementRecord>(Table::Agreements, id).await,
+            Some(id) => self.recall::<AgreementRecord>(Table::Agreements, id).await?,
             None => None,
         };
         if let Some(rec) = record.as_mut() {
@@ -248,7 +372,7 @@ impl Notifier {
                 rec.remember_post(&posted, activity);
                 self.finish(Some(id), rec, &dedup_keys).await;
             }
-            None => self.mark_seen(&dedup_keys).await,
+            None => self.finish(None, &AgreementRecord::default(), &dedup_keys).await,
         }
         Ok(Delivered::Posted {
             channel: posted.channel,
@@ -258,21 +382,28 @@ impl Notifier {
 
     /// A `CreateAgreementRequest` is remembered for the intent it declares, not posted.
     /// Returns whether `activity` was one.
-    async fn record_intent(&self, activity: &Activity, dedup_keys: &[String]) -> bool {
+    async fn record_intent(
+        &self,
+        activity: &Activity,
+        dedup_keys: &[String],
+    ) -> Result<bool, StoreError> {
         if activity.kind != ActivityKind::RequestCreated || activity.outcome.is_failed() {
-            return false;
+            return Ok(false);
         }
         if let (Some(request), Some(intent)) = (&activity.agreement_request_id, activity.intent) {
-            self.remember(Table::Intents, request, &intent).await;
+            let until = Utc::now() + INTENT_KEPT;
+            self.store
+                .put(Table::Intents, request, &intent, Some(until))
+                .await?;
         }
-        self.mark_seen(dedup_keys).await;
-        true
+        self.mark_seen(dedup_keys).await?;
+        Ok(true)
     }
 
     /// Fills in what the event doesn't say: the intent of its request, the account's alias,
     /// and agreement details. Returns why details are missing, if they are.
-    async fn complete(&self, activity: &mut Activity) -> Option<String> {
-        self.refine_kind(activity).await;
+    async fn complete(&self, activity: &mut Activity) -> Result<Option<String>, StoreError> {
+        self.refine_kind(activity).await?;
         if activity.account_alias.is_none() {
             activity.account_alias = self
                 .accounts
@@ -280,7 +411,7 @@ impl Notifier {
                 .find(|a| a.id.is_some() && a.id == activity.account_id)
                 .and_then(|a| a.alias.clone());
         }
-        self.enrich(activity).await
+        Ok(self.enrich(activity).await)
     }
 
     /// The twin of a change already posted: updates that message in place. `Ok(None)` when
@@ -308,10 +439,12 @@ impl Notifier {
         post.origins.push(activity.origin);
         let n = render::notification(&post.activity, self.mention_for(&post.activity), note);
         let (channel, ts) = (post.channel.clone(), post.ts.clone());
-        let timeout = remaining(deadline).max(CALL_ALLOWANCE);
+        if remaining(deadline) < CALL_ALLOWANCE {
+            return Err(DeliveryError::RetryAfter(Duration::from_secs(1)));
+        }
         match self
             .api
-            .update(&channel, &ts, &n.text, &n.blocks, timeout)
+            .update(&channel, &ts, &n.text, &n.blocks, SLACK_CALL_TIMEOUT)
             .await
         {
             Ok(()) => {
@@ -348,7 +481,8 @@ impl Notifier {
         self.post(&message, deadline).await
     }
 
-    /// Posts, paced per channel, retrying what can be retried inside the deadline.
+    /// Posts, paced per channel, retrying what can be retried inside the deadline. An attempt
+    /// starts only before the deadline, but once started it runs to its end.
     async fn post(
         &self,
         message: &ChannelMessage,
@@ -362,9 +496,8 @@ impl Notifier {
                 .wait_at_most(remaining(deadline).saturating_sub(CALL_ALLOWANCE))
                 .await
                 .map_err(|wait| DeliveryError::RetryAfter(wait.max(self.post_interval)))?;
-            let timeout = remaining(deadline).max(CALL_ALLOWANCE);
             self.api
-                .post_message(message, timeout)
+                .post_message(message, SLACK_CALL_TIMEOUT)
                 .await
                 .map_err(DeliveryError::Slack)
         };
@@ -413,67 +546,74 @@ impl Notifier {
     }
 
     /// An `AcceptAgreementRequest` takes the intent of its `CreateAgreementRequest`.
-    async fn refine_kind(&self, activity: &mut Activity) {
+    async fn refine_kind(&self, activity: &mut Activity) -> Result<(), StoreError> {
         if activity.kind != ActivityKind::Purchase || activity.origin != Origin::CloudTrail {
-            return;
+            return Ok(());
         }
         let Some(request) = &activity.agreement_request_id else {
-            return;
+            return Ok(());
         };
-        if let Some(intent) = self.recall::<Intent>(Table::Intents, request).await {
+        if let Some(intent) = self.recall::<Intent>(Table::Intents, request).await? {
             activity.take_intent(intent);
         }
+        Ok(())
     }
 
+    /// Records what was posted: the agreement's thread and posts, and the delivery ids. Slack
+    /// already has the message, so this is retried for a while rather than given up: a
+    /// delivery id not recorded would be posted again on the sender's next retry.
     async fn finish(&self, agreement: Option<&str>, record: &AgreementRecord, keys: &[String]) {
-        if let Some(id) = agreement {
-            self.remember(Table::Agreements, id, record).await;
+        let write = || async {
+            if let Some(id) = agreement {
+                let until = Utc::now() + THREAD_KEPT;
+                self.store
+                    .put(Table::Agreements, id, record, Some(until))
+                    .await?;
+            }
+            self.mark_seen(keys).await
+        };
+        let written = Retry::attempts(5)
+            .run(
+                write,
+                |e: &StoreError, attempt| {
+                    e.is_retryable()
+                        .then(|| Duration::from_millis(200 * 2u64.pow(attempt)))
+                },
+                |e, wait| tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "could not record a post; retrying"),
+            )
+            .await;
+        if let Err(e) = written {
+            tracing::error!(error = %e, fix = %e.fix(), "a post reached Slack but could not be recorded: a retry of this event may be posted again");
         }
-        self.mark_seen(keys).await;
     }
 
-    async fn seen_any(&self, keys: &[String]) -> bool {
+    /// Whether any of the delivery's ids was delivered before.
+    async fn seen_any(&self, keys: &[String]) -> Result<bool, StoreError> {
         for key in keys {
-            if self.recall::<i64>(Table::Seen, key).await.is_some() {
-                return true;
+            if self.store.get::<i64>(Table::Seen, key).await?.is_some() {
+                return Ok(true);
             }
         }
-        false
+        Ok(false)
     }
 
-    async fn mark_seen(&self, keys: &[String]) {
-        let now = Utc::now().timestamp();
-        let entries: Vec<(String, i64)> = keys.iter().map(|k| (k.clone(), now)).collect();
-        if let Err(e) = self.store.put_all(Table::Seen, &entries).await {
-            log_store_error("remember delivery ids", &e);
+    async fn mark_seen(&self, keys: &[String]) -> Result<(), StoreError> {
+        let now = Utc::now();
+        for key in keys {
+            self.store
+                .put(Table::Seen, key, &now.timestamp(), Some(now + SEEN_KEPT))
+                .await?;
         }
+        Ok(())
     }
 
-    /// Reads from the store; a failing store reads as "not known" (risking a duplicate
-    /// rather than losing a message).
-    async fn recall<T: serde::de::DeserializeOwned + Send + 'static>(
+    async fn recall<T: serde::de::DeserializeOwned>(
         &self,
         table: Table,
         key: &str,
-    ) -> Option<T> {
-        match self.store.get(table, key).await {
-            Ok(v) => v,
-            Err(e) => {
-                log_store_error("read", &e);
-                None
-            }
-        }
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self.store.get(table, key).await?.map(|entry| entry.value))
     }
-
-    async fn remember<T: Serialize>(&self, table: Table, key: &str, value: &T) {
-        if let Err(e) = self.store.put(table, key, value).await {
-            log_store_error("write", &e);
-        }
-    }
-}
-
-fn log_store_error(what: &str, e: &StoreError) {
-    tracing::error!(error = %e, "state store could not {what}; duplicates may be posted after a restart until STATE_DIR is writable again");
 }
 
 fn remaining(deadline: Instant) -> Duration {

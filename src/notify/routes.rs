@@ -30,6 +30,10 @@ pub const DELIVERY_BUDGET: Duration = Duration::from_millis(4_000);
 /// How soon to ask for a retry after a Slack configuration error: long enough not to spin,
 /// short enough that events flow soon after someone fixes it.
 const CONFIG_RETRY: Duration = Duration::from_secs(60);
+/// A post that outlived the budget is usually done within seconds.
+const STILL_POSTING_RETRY: Duration = Duration::from_secs(5);
+/// A store outage (throttling, a timeout) is usually short.
+const STORE_RETRY: Duration = Duration::from_secs(5);
 
 /// The API key(s) an EventBridge connection sends. Only SHA-256 digests are kept, and they are
 /// compared in constant time, so neither the keys nor their lengths leak.
@@ -283,6 +287,19 @@ fn retry_later(e: &DeliveryError, kind: &str) -> Response {
         DeliveryError::Slack(ApiError::Rejected(why)) => {
             tracing::error!(%kind, slack_error = %why, "Slack rejected the message; this is a bug in marketplace-activity, please report it");
             (StatusCode::INTERNAL_SERVER_ERROR, Duration::from_secs(60))
+        }
+        DeliveryError::Busy(d) => {
+            tracing::info!(%kind, retry_after_ms = d.as_millis() as u64, "another delivery for this agreement is in progress; asked the sender to retry");
+            (StatusCode::SERVICE_UNAVAILABLE, *d)
+        }
+        DeliveryError::StillPosting => (StatusCode::SERVICE_UNAVAILABLE, STILL_POSTING_RETRY),
+        DeliveryError::Store(e) if e.is_retryable() => {
+            tracing::warn!(%kind, error = %e, "the state store is unavailable; nothing posted, asked the sender to retry");
+            (StatusCode::SERVICE_UNAVAILABLE, STORE_RETRY)
+        }
+        DeliveryError::Store(e) => {
+            tracing::error!(%kind, error = %e, "the state store refused: {} Nothing was posted; the event will be delivered once this is fixed (EventBridge retries for 24 hours).", e.fix());
+            (StatusCode::SERVICE_UNAVAILABLE, CONFIG_RETRY)
         }
     };
     let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);

@@ -1,4 +1,5 @@
-//! Test helpers: a real DynamoDB API on loopback (`moto_server`, from PyPI `moto[server]`),
+//! Test helpers: a real DynamoDB API on loopback (moto's server, from PyPI `moto[server]`, run one
+//! request at a time by `scripts/moto-server`),
 //! a scripted fake for answers moto does not give (AccessDenied, throttling), and SDK
 //! configurations that can only reach loopback: static test credentials, a fixed region, an
 //! explicit endpoint, so no credential chain, IMDS or real AWS is ever consulted.
@@ -45,32 +46,30 @@ pub fn table_name(test: &str) -> String {
     )
 }
 
-/// A `moto_server` child process on a free loopback port, killed on drop.
+/// A moto server child process on a free loopback port, killed on drop.
 pub struct Moto {
     child: Child,
     port: u16,
 }
 
 impl Moto {
-    /// Starts `moto_server` and waits until it answers. Panics (failing the test) when it is
+    /// Starts `scripts/moto-server` and waits until it answers. Panics (failing the test) when it is
     /// not installed: these tests must not pass silently without it.
     pub async fn start() -> Self {
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port();
             let mut log = tempfile::NamedTempFile::new().expect("temp file for moto's log");
-            let child = Command::new("moto_server")
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            let child = Command::new("python3")
+                .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto-server"))
+                .args(["127.0.0.1", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::from(log.reopen().expect("moto log")))
                 .spawn();
             let child = match child {
                 Ok(c) => c,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                    "moto_server not found on PATH: the DynamoDB tests need it; install it with: pip install \"moto[server]\""
-                ),
-                Err(e) => panic!("cannot start moto_server: {e}"),
+                Err(e) => panic!("cannot start python3 scripts/moto-server: {e}"),
             };
             let mut moto = Moto { child, port };
             let started = Instant::now();
@@ -78,7 +77,7 @@ impl Moto {
                 if let Ok(Some(status)) = moto.child.try_wait() {
                     let mut text = String::new();
                     let _ = log.read_to_string(&mut text);
-                    last = format!("moto_server exited ({status}): {text}");
+                    last = format!("scripts/moto-server exited ({status}): {text} (the DynamoDB tests need moto: pip install \"moto[server]\")");
                     break;
                 }
                 if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -90,7 +89,7 @@ impl Moto {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             if last.is_empty() {
-                last = "moto_server did not answer within 60 s".into();
+                last = "scripts/moto-server did not answer within 60 s".into();
             }
         }
         panic!("{last}");

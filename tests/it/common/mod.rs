@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use marketplace_activity::aws::accounts::Account;
 use marketplace_activity::aws::{connect, sdk_config_loader, ActivitySource};
-use marketplace_activity::config::{BotSettings, DigestSettings, NotifySettings, ServeSettings};
+use marketplace_activity::config::{
+    BotSettings, DigestSettings, NotifySettings, ServeSettings, StateSettings,
+};
 use marketplace_activity::digest::Clock;
 use marketplace_activity::notify::deliver::Routes;
 use marketplace_activity::notify::routes::ApiKeys;
@@ -20,7 +22,8 @@ use marketplace_activity::notify::sns::CertUrlRule;
 use marketplace_activity::slack::access::AccessPolicy;
 use marketplace_activity::slack::signature::{sign, SigningSecrets};
 use marketplace_activity::slack::web_api::BotToken;
-use marketplace_activity::startup::Application;
+use marketplace_activity::startup::{open_state, Application};
+use marketplace_activity::state::StateStore;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -61,6 +64,8 @@ pub struct Options {
     pub bot: bool,
     pub digest: Option<DigestSettings>,
     pub clock: Option<Arc<dyn Clock>>,
+    /// The state store to use (else one for `notify.state_dir`, else memory).
+    pub store: Option<StateStore>,
 }
 
 pub const EVENTS_KEY: &str = "test-events-key";
@@ -69,6 +74,8 @@ pub struct NotifyOptions {
     pub state_dir: Option<std::path::PathBuf>,
     /// Least time between two posts to one channel (Slack's pace is 1 s).
     pub post_interval: Duration,
+    /// How long a delivery's claim holds before another replica may take it over.
+    pub lease: Duration,
     pub routes: Routes,
     pub sns: Option<(Vec<String>, CertUrlRule)>,
 }
@@ -78,6 +85,7 @@ impl Default for NotifyOptions {
         Self {
             state_dir: None,
             post_interval: Duration::from_secs(1),
+            lease: Duration::from_secs(30),
             routes: Routes {
                 default_channel: "C0NOTIFY".into(),
                 purchases: None,
@@ -101,6 +109,7 @@ impl Default for Options {
             bot: false,
             digest: None,
             clock: None,
+            store: None,
         }
     }
 }
@@ -129,6 +138,10 @@ pub async fn start_app(options: Options, cloudtrail: FakeAws, slack: FakeSlack) 
             api_url: slack.api_url(),
         }
     });
+    let state = match options.notify.as_ref().and_then(|n| n.state_dir.clone()) {
+        Some(dir) => StateSettings::Dir(dir),
+        None => StateSettings::Memory,
+    };
     let notify = options.notify.map(|n| NotifySettings {
         events_keys: ApiKeys::parse(EVENTS_KEY, "x-api-key").unwrap(),
         sns_topic_arns: n.sns.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
@@ -136,8 +149,8 @@ pub async fn start_app(options: Options, cloudtrail: FakeAws, slack: FakeSlack) 
         token: BotToken::new(fake_slack::BOT_TOKEN),
         api_url: slack.api_url(),
         routes: n.routes,
-        state_dir: n.state_dir,
         post_interval: n.post_interval,
+        lease: n.lease,
     });
     let sdk = sdk_config(&cloudtrail.url).await;
     let settings = ServeSettings {
@@ -151,11 +164,16 @@ pub async fn start_app(options: Options, cloudtrail: FakeAws, slack: FakeSlack) 
         accounts: options.accounts.clone(),
         bot,
         digest: options.digest,
+        state,
     };
     let metrics = marketplace_activity::metrics::Metrics::new();
     let aws = connect(&sdk, &options.accounts, &options.regions, &metrics).await;
     let source = ActivitySource::CloudTrail(aws.cloudtrail);
-    let mut app = Application::build(settings, source, Some(aws.agreements), metrics)
+    let store = match options.store {
+        Some(store) => store,
+        None => open_state(&settings, &sdk).await.unwrap(),
+    };
+    let mut app = Application::build(settings, source, Some(aws.agreements), metrics, store)
         .await
         .unwrap();
     if let Some(clock) = options.clock {

@@ -469,10 +469,7 @@ impl NotifyArgs {
 
     /// STATE_DIR or STATE_TABLE (an empty value counts as unset), never both.
     pub fn state(&self) -> Result<StateSettings, ConfigError> {
-        let dir = self
-            .state_dir
-            .clone()
-            .filter(|d| !d.as_os_str().is_empty());
+        let dir = self.state_dir.clone().filter(|d| !d.as_os_str().is_empty());
         let table = self
             .state_table
             .as_deref()

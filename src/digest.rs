@@ -200,7 +200,11 @@ pub async fn run(job: DigestJob, stop: CancellationToken) {
 
 /// Posts the digest due at `due` unless another replica does: the first to claim the period
 /// posts it. Returns whether this replica posted it.
-async fn post_once(job: &DigestJob, due: DateTime<Utc>, window: TimeWindow) -> anyhow::Result<bool> {
+async fn post_once(
+    job: &DigestJob,
+    due: DateTime<Utc>,
+    window: TimeWindow,
+) -> anyhow::Result<bool> {
     let key = format!("digest:{}:{}", job.channel, due.timestamp());
     let owner = uuid::Uuid::new_v4().simple().to_string();
     let token = match job

@@ -39,7 +39,7 @@ pub mod ops;
 pub mod pacer;
 pub mod report;
 pub mod slack;
-pub mod state;
 pub mod startup;
+pub mod state;
 pub mod sync;
 pub mod telemetry;

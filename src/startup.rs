@@ -202,7 +202,12 @@ fn notifications(
     http: &reqwest::Client,
     metrics: &Metrics,
 ) -> Router {
-    let api = SlackApi::new(http.clone(), &settings.api_url, settings.token, metrics.clone());
+    let api = SlackApi::new(
+        http.clone(),
+        &settings.api_url,
+        settings.token,
+        metrics.clone(),
+    );
     let out = SlackOut {
         api,
         routes: settings.routes,

@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::aws::{connect, sdk_config_loader};
 use crate::config::{NotifySettings, ServeArgs, ServeSettings, StateSettings};
 use crate::metrics::Metrics;
-use crate::startup::open_state;
 use crate::slack::web_api::SlackApi;
+use crate::startup::open_state;
 
 /// One check's outcome: whether it passed, what was checked, and what was found.
 struct Outcome {
@@ -110,18 +110,20 @@ async fn check_state(settings: &ServeSettings, sdk: &aws_config::SdkConfig) -> O
         Ok(store) => store,
         Err(e) => return Outcome::fail("state", e.to_string()),
     };
-    let place = match &settings.state {
-        StateSettings::Memory => {
-            return Outcome::ok(
+    let place =
+        match &settings.state {
+            StateSettings::Memory => return Outcome::ok(
                 "state",
                 "neither STATE_DIR nor STATE_TABLE set: threads and de-duplication kept in memory",
-            )
-        }
-        StateSettings::Dir(dir) => format!("{} (disk)", dir.display()),
-        StateSettings::Table(table) => format!("DynamoDB table {table}"),
-    };
+            ),
+            StateSettings::Dir(dir) => format!("{} (disk)", dir.display()),
+            StateSettings::Table(table) => format!("DynamoDB table {table}"),
+        };
     match store.probe().await {
-        Ok(()) => Outcome::ok("state", format!("{place}: read, conditional write and delete work")),
+        Ok(()) => Outcome::ok(
+            "state",
+            format!("{place}: read, conditional write and delete work"),
+        ),
         Err(e) => Outcome::fail("state", format!("{place}: {e}. {}", e.fix())),
     }
 }

@@ -28,7 +28,6 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::event::Received;
-use crate::state::{Claim, ClaimToken, StateStore, StoreError, Table};
 use crate::aws::agreements::Agreements;
 use crate::domain::Account;
 use crate::domain::{Activity, ActivityKind, AgreementFacts, Intent, Origin};
@@ -37,6 +36,7 @@ use crate::pacer::Pacer;
 use crate::slack::render;
 use crate::slack::retry::Retry;
 use crate::slack::web_api::{ApiError, ChannelMessage, Posted, SlackApi};
+use crate::state::{Claim, ClaimToken, StateStore, StoreError, Table};
 use crate::sync::lock;
 
 /// How long after the first report of a change its twin from the other family is merged into
@@ -271,7 +271,9 @@ impl Notifier {
                 Err(DeliveryError::StillPosting)
             }
             Err(_) => {
-                tracing::warn!("the post is still running past the sender's deadline; asked for a retry");
+                tracing::warn!(
+                    "the post is still running past the sender's deadline; asked for a retry"
+                );
                 Err(DeliveryError::StillPosting)
             }
         }
@@ -310,7 +312,11 @@ impl Notifier {
         let key = format!("delivery:{key}");
         loop {
             let now = Utc::now();
-            let until = match self.store.claim::<()>(&key, &owner, self.lease, now).await? {
+            let until = match self
+                .store
+                .claim::<()>(&key, &owner, self.lease, now)
+                .await?
+            {
                 Claim::Won(token) => return Ok(token),
                 Claim::Busy { until } => until,
                 // Claims here are released, never completed; treat one as held briefly.
@@ -349,7 +355,10 @@ impl Notifier {
         let note = self.complete(&mut activity).await?;
         let agreement = activity.agreement_id.as_ref().map(|id| id.to_string());
         let mut record = match &agreement {
-            Some(id) => self.recall::<AgreementRecord>(Table::Agreements, id).await?,
+            Some(id) => {
+                self.recall::<AgreementRecord>(Table::Agreements, id)
+                    .await?
+            }
             None => None,
         };
         if let Some(rec) = record.as_mut() {
@@ -372,7 +381,10 @@ impl Notifier {
                 rec.remember_post(&posted, activity);
                 self.finish(Some(id), rec, &dedup_keys).await;
             }
-            None => self.finish(None, &AgreementRecord::default(), &dedup_keys).await,
+            None => {
+                self.finish(None, &AgreementRecord::default(), &dedup_keys)
+                    .await
+            }
         }
         Ok(Delivered::Posted {
             channel: posted.channel,

@@ -449,8 +449,8 @@ async fn a_burst_of_twenty_to_one_channel_is_all_delivered_paced() {
     for pair in posts.windows(2) {
         let gap = pair[1].at - pair[0].at;
         assert!(
-            gap >= interval.mul_f64(0.95),
-            "posts to one channel are paced: {gap:?}"
+            gap + Duration::from_millis(50) >= interval,
+            "posts to one channel are paced (50 ms allowed for loopback jitter): {gap:?}"
         );
     }
     assert!(

@@ -192,7 +192,10 @@ async fn readyz_says_ready_and_where_state_lives() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body, json!({"ready": true, "state_store": "disk"}));
+    assert_eq!(
+        body,
+        json!({"ready": true, "state_store": "disk", "state_store_reachable": true, "state_store_problem": null})
+    );
     let app = spawn_app(Options::default()).await;
     let body: serde_json::Value = app
         .http

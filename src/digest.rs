@@ -116,16 +116,16 @@ impl Clock for SystemClock {
 /// A clock that moves only when told to. For tests (and dry runs).
 pub struct ManualClock {
     now: tokio::sync::watch::Sender<DateTime<Utc>>,
-    /// The time the latest sleeper waits for, so a test can tell that the scheduler is idle
-    /// (waiting for a time still ahead) instead of sleeping and hoping.
-    waiting_for: tokio::sync::watch::Sender<Option<DateTime<Utc>>>,
+    /// The times sleepers wait for, so a test can tell that a scheduler is idle (waiting for a
+    /// time still ahead) instead of sleeping and hoping.
+    sleeping: tokio::sync::watch::Sender<Vec<DateTime<Utc>>>,
 }
 
 impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Arc<Self> {
         Arc::new(Self {
             now: tokio::sync::watch::channel(start).0,
-            waiting_for: tokio::sync::watch::channel(None).0,
+            sleeping: tokio::sync::watch::channel(Vec::new()).0,
         })
     }
 
@@ -133,15 +133,43 @@ impl ManualClock {
         self.now.send_modify(|t| *t += by);
     }
 
-    /// Waits until a sleeper waits for a time after now, and returns that time.
+    /// Waits until a sleeper waits for a time after now, and returns the earliest such time.
     pub async fn next_wake(&self) -> DateTime<Utc> {
-        let mut rx = self.waiting_for.subscribe();
         let now = self.now();
-        let at = rx
-            .wait_for(|t| t.is_some_and(|t| t > now))
+        let mut rx = self.sleeping.subscribe();
+        let sleeping = rx
+            .wait_for(|times| times.iter().any(|t| *t > now))
             .await
             .expect("the clock owns the sender");
-        at.expect("checked above")
+        *sleeping
+            .iter()
+            .filter(|t| **t > now)
+            .min()
+            .expect("checked above")
+    }
+
+    /// Waits until `n` sleepers wait for exactly `at`.
+    pub async fn sleepers_at(&self, at: DateTime<Utc>, n: usize) {
+        let mut rx = self.sleeping.subscribe();
+        let _ = rx
+            .wait_for(|times| times.iter().filter(|t| **t == at).count() >= n)
+            .await;
+    }
+}
+
+/// Takes a sleeper off the clock's list when its sleep ends or is dropped.
+struct Sleeper<'a> {
+    clock: &'a ManualClock,
+    at: DateTime<Utc>,
+}
+
+impl Drop for Sleeper<'_> {
+    fn drop(&mut self) {
+        self.clock.sleeping.send_modify(|times| {
+            if let Some(i) = times.iter().position(|t| *t == self.at) {
+                times.swap_remove(i);
+            }
+        });
     }
 }
 
@@ -152,8 +180,10 @@ impl Clock for ManualClock {
 
     fn sleep_until(&self, t: DateTime<Utc>) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         let mut rx = self.now.subscribe();
-        self.waiting_for.send_replace(Some(t));
+        self.sleeping.send_modify(|times| times.push(t));
+        let sleeper = Sleeper { clock: self, at: t };
         Box::pin(async move {
+            let _sleeper = sleeper;
             let _ = rx.wait_for(|now| *now >= t).await;
         })
     }

@@ -296,7 +296,7 @@ async fn state_dir_is_full() {
 /// The real binary, started by a shell that makes a full disk fail writes instead of killing
 /// the process (SIGXFSZ ignored). Its log is read through a pipe, which no file size limit
 /// touches.
-struct Binary {
+pub(crate) struct Binary {
     child: std::process::Child,
     url: String,
     log: std::sync::Arc<std::sync::Mutex<String>>,
@@ -304,7 +304,11 @@ struct Binary {
 
 impl Binary {
     /// Serves with notifications on and `STATE_DIR=state_dir`.
-    async fn start(cloudtrail: &FakeAws, slack: &FakeSlack, state_dir: &std::path::Path) -> Self {
+    pub(crate) async fn start(
+        cloudtrail: &FakeAws,
+        slack: &FakeSlack,
+        state_dir: &std::path::Path,
+    ) -> Self {
         let (mut command, port) = Self::command(cloudtrail, slack, state_dir);
         let mut child = command
             .stdout(std::process::Stdio::null())
@@ -335,7 +339,7 @@ impl Binary {
     }
 
     /// The command that serves with notifications on and `STATE_DIR=state_dir`, and its port.
-    fn command(
+    pub(crate) fn command(
         cloudtrail: &FakeAws,
         slack: &FakeSlack,
         state_dir: &std::path::Path,
@@ -378,7 +382,7 @@ impl Binary {
         assert!(status.success(), "prlimit --fsize=0");
     }
 
-    async fn send_event(&self, event: &Value) -> (u16, Value) {
+    pub(crate) async fn send_event(&self, event: &Value) -> (u16, Value) {
         let resp = reqwest::Client::new()
             .post(format!("{}/events", self.url))
             .header("x-api-key", EVENTS_KEY)
@@ -391,7 +395,7 @@ impl Binary {
         (resp.status().as_u16(), resp.json().await.unwrap())
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 }

@@ -9,5 +9,6 @@ mod faults;
 mod manifest;
 mod notifications;
 mod operations;
+mod replicas;
 mod slash_command;
 mod sns_verify;

@@ -32,7 +32,7 @@ pub fn fixture_agreement() -> Value {
 }
 
 /// The notifier, with the fixtures' agreement known to the fake Agreement API.
-async fn spawn_notifier(options: Options) -> TestApp {
+pub(crate) async fn spawn_notifier(options: Options) -> TestApp {
     let app = spawn_app(options).await;
     app.cloudtrail
         .add_agreement("agmt-cx71281flrkxyks8eurk5nlyk", fixture_agreement());
@@ -40,7 +40,7 @@ async fn spawn_notifier(options: Options) -> TestApp {
 }
 
 /// A CloudTrail record as EventBridge delivers it.
-fn via_eventbridge(record: Value, id: &str) -> Value {
+pub(crate) fn via_eventbridge(record: Value, id: &str) -> Value {
     json!({
         "version": "0",
         "id": id,
@@ -54,16 +54,16 @@ fn via_eventbridge(record: Value, id: &str) -> Value {
     })
 }
 
-fn ct_purchase() -> Value {
+pub(crate) fn ct_purchase() -> Value {
     fixture("eventbridge-cloudtrail-accept-agreement-request.json")
 }
-fn native_created() -> Value {
+pub(crate) fn native_created() -> Value {
     fixture("eventbridge-purchase-agreement-created-acceptor.json")
 }
-fn native_ended() -> Value {
+pub(crate) fn native_ended() -> Value {
     fixture("eventbridge-purchase-agreement-ended-acceptor.json")
 }
-fn ct_cancel() -> Value {
+pub(crate) fn ct_cancel() -> Value {
     via_eventbridge(fixture("cloudtrail-cancel-agreement.json"), "eb-cancel-1")
 }
 fn ct_denied() -> Value {
@@ -89,7 +89,7 @@ fn assert_golden(name: &str, post: &Post) {
     );
 }
 
-fn text_of(post: &Post) -> String {
+pub(crate) fn text_of(post: &Post) -> String {
     visible_text(&json!({"blocks": post.blocks}))
 }
 

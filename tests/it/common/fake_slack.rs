@@ -62,6 +62,8 @@ struct Inner {
     attempts: usize,
     /// Scripted by [`FakeSlack::net_faults`], for either route.
     net_faults: Vec<NetFault>,
+    /// Scripted by [`FakeSlack::slow_answers`]: the next posts are taken, then answered late.
+    post_delays: Vec<Duration>,
     faulted: usize,
 }
 
@@ -202,6 +204,25 @@ async fn web_api(
     if let Some(fault) = take_net_fault(&inner) {
         return fault.answer().await;
     }
+    let delay = {
+        let mut inner = inner.lock().unwrap();
+        (method == "chat.postMessage" && !inner.post_delays.is_empty())
+            .then(|| inner.post_delays.remove(0))
+    };
+    let answer = answer_api(&inner, &method, &headers, &body);
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    answer
+}
+
+/// The Web API's answer (the call is recorded as it arrives, before any slow answer).
+fn answer_api(
+    inner: &Mutex<Inner>,
+    method: &str,
+    headers: &axum::http::HeaderMap,
+    body: &Value,
+) -> Response {
     let mut inner = inner.lock().unwrap();
     inner.api_calls += 1;
     if !inner.api_faults.is_empty() {
@@ -231,7 +252,7 @@ async fn web_api(
         return Json(serde_json::json!({"ok": false, "error": "invalid_auth"})).into_response();
     }
     let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-    match method.as_str() {
+    match method {
         "auth.test" => {
             Json(serde_json::json!({"ok": true, "team": "Acme", "user": "marketplace_activity"}))
                 .into_response()
@@ -345,6 +366,12 @@ pub enum NetFault {
 }
 
 impl FakeSlack {
+    /// The next `chat.postMessage` calls are taken (the message is in the channel at once) but
+    /// answered only after these delays, in order: a slow Slack.
+    pub fn slow_answers(&self, delays: &[Duration]) {
+        self.inner.lock().unwrap().post_delays = delays.to_vec();
+    }
+
     /// The next calls (Web API or `response_url`) fail this way, in order, then Slack answers
     /// normally again.
     pub fn net_faults(&self, faults: &[NetFault]) {

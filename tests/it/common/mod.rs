@@ -2,6 +2,8 @@
 
 pub mod fake_aws;
 pub mod fake_slack;
+pub mod moto;
+pub mod proxy;
 pub mod sns;
 
 use std::time::Duration;

@@ -508,6 +508,30 @@ mod tests {
     }
 
     #[test]
+    fn state_dir_or_state_table_never_both_and_empty_is_unset() {
+        let state = |dir: Option<&str>, table: Option<&str>| {
+            NotifyArgs {
+                state_dir: dir.map(PathBuf::from),
+                state_table: table.map(str::to_owned),
+                ..NotifyArgs::default()
+            }
+            .state()
+        };
+        assert_eq!(state(None, None).unwrap(), StateSettings::Memory);
+        assert_eq!(
+            state(Some("/var/lib/x"), None).unwrap(),
+            StateSettings::Dir("/var/lib/x".into())
+        );
+        // The image sets STATE_DIR; a stack that uses STATE_TABLE blanks it.
+        assert_eq!(
+            state(Some(""), Some("mpa-state")).unwrap(),
+            StateSettings::Table("mpa-state".into())
+        );
+        let both = state(Some("/var/lib/x"), Some("mpa-state")).unwrap_err();
+        assert!(both.to_string().contains("STATE_TABLE"), "{both}");
+    }
+
+    #[test]
     fn missing_or_bad_settings_name_themselves() {
         let err = parse(&["serve"]);
         let Some(Cmd::Serve(args)) = err.command else {

@@ -102,6 +102,34 @@ fn the_iam_policy_is_least_privilege() {
 }
 
 #[test]
+fn the_state_table_policy_is_the_stores_calls_on_one_table() {
+    let policy: Value =
+        serde_json::from_str(&read("manifest/iam-policy-state-table.json")).unwrap();
+    let statement = &policy["Statement"][0];
+    let actions: Vec<&str> = statement["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:DescribeTable",
+            "dynamodb:DescribeTimeToLive"
+        ],
+        "every write is a conditional UpdateItem; no PutItem, Scan or Query"
+    );
+    assert!(statement["Resource"]
+        .as_str()
+        .unwrap()
+        .contains(":table/marketplace-activity-state"));
+}
+
+#[test]
 fn the_template_routes_both_families_with_retries_and_a_dead_letter_queue() {
     // CloudFormation's short-form tags (!Ref, !GetAtt) are YAML tags; serde_yaml keeps them.
     let t: yaml_serde::Value = yaml_serde::from_str(&read("manifest/eventbridge.yaml")).unwrap();

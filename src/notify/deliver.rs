@@ -297,7 +297,14 @@ impl Notifier {
             return Ok(Delivered::Duplicate);
         }
         let token = self.claim(&lock_key, deadline).await?;
-        let result = self.deliver_claimed(received, deadline).await;
+        // Another replica may have finished this very delivery between the check above and the
+        // claim; only a holder before us could have, so a first claim needs no second look.
+        let result = if !token.is_first() && self.seen_any(&received.dedup_keys).await? {
+            self.metrics.duplicates_dropped.inc();
+            Ok(Delivered::Duplicate)
+        } else {
+            self.deliver_claimed(received, deadline).await
+        };
         if let Err(e) = self.store.release(token).await {
             // The lease runs out by itself; until then other deliveries wait or retry.
             tracing::warn!(error = %e, "could not release the delivery's claim");
@@ -344,11 +351,6 @@ impl Notifier {
             mut activity,
             dedup_keys,
         } = received;
-        // Another replica may have finished this very delivery while we waited.
-        if self.seen_any(&dedup_keys).await? {
-            self.metrics.duplicates_dropped.inc();
-            return Ok(Delivered::Duplicate);
-        }
         if self.record_intent(&activity, &dedup_keys).await? {
             return Ok(Delivered::Recorded);
         }

@@ -59,9 +59,19 @@ pub struct ClaimToken {
     version: u64,
     lease_until: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    /// The claim's item did not exist before: nobody held this key in the last
+    /// [`HELD_RETENTION`] (or since it was completed and forgotten).
+    first: bool,
 }
 
 impl ClaimToken {
+    /// Whether this claim is the first on its key (nobody held it before, within the item's
+    /// retention), so no earlier holder can have done the work. A caller that checks "already
+    /// done?" before claiming need not check again after a first claim.
+    pub fn is_first(&self) -> bool {
+        self.first
+    }
+
     pub fn key(&self) -> &str {
         &self.key
     }
@@ -123,13 +133,14 @@ impl StateStore {
             owner: owner.to_owned(),
             lease_until,
         };
-        let won = |version| {
+        let won = |version, first| {
             Claim::Won(ClaimToken {
                 key: key.to_owned(),
                 owner: owner.to_owned(),
                 version,
                 lease_until,
                 expires_at,
+                first,
             })
         };
         for _ in 0..ROUNDS {
@@ -137,7 +148,7 @@ impl StateStore {
                 .insert_or_get(Table::Claims, key, &held, Some(expires_at))
                 .await?
             {
-                Inserted::New(version) => return Ok(won(version)),
+                Inserted::New(version) => return Ok(won(version, true)),
                 Inserted::Existing(entry) => entry,
             };
             match existing.value {
@@ -146,7 +157,9 @@ impl StateStore {
                 ClaimItem::Held {
                     owner: ref holder,
                     lease_until: until,
-                } if holder == owner && until == lease_until => return Ok(won(existing.version)),
+                } if holder == owner && until == lease_until => {
+                    return Ok(won(existing.version, false))
+                }
                 ClaimItem::Held {
                     lease_until: until, ..
                 } if until > now => return Ok(Claim::Busy { until }),
@@ -161,7 +174,7 @@ impl StateStore {
                         )
                         .await?
                     {
-                        return Ok(won(version));
+                        return Ok(won(version, false));
                     }
                     // Someone else took it over (or completed, or released) first: look again.
                 }

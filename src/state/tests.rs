@@ -348,10 +348,12 @@ mod cases {
         let Claim::Won(token) = s.claim::<u32>("ev", "a", LEASE, now).await.unwrap() else {
             panic!("a wins")
         };
+        assert!(token.is_first(), "nobody held the key before");
         s.release(token).await.unwrap();
         let Claim::Won(next) = s.claim::<u32>("ev", "b", LEASE, now).await.unwrap() else {
             panic!("after a release the next caller wins at once, lease or not")
         };
+        assert!(!next.is_first(), "a held it before: its work may be done");
         s.complete(next, &7u32, now + Duration::hours(1))
             .await
             .unwrap();

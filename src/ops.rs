@@ -57,6 +57,7 @@ async fn readyz(State(state): State<OpsState>) -> Response {
         "state_store": store.kind().to_string(),
         "state_store_reachable": reachable,
         "state_store_problem": problem,
+        "state_store_recovered": store.recovered(),
     }))
     .into_response()
 }

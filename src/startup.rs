@@ -259,7 +259,13 @@ pub async fn open_state(
             tracing::warn!("neither STATE_DIR nor STATE_TABLE is set: threads and de-duplication are kept in memory and lost on restart (one replica only)");
             return Ok(StateStore::memory());
         }
-        StateSettings::Dir(dir) => StateStore::open_redb(dir)?,
+        StateSettings::Dir(dir) => {
+            let store = StateStore::open_redb_recovering(dir)?;
+            if let Some(what) = store.recovered() {
+                tracing::error!("state store: {what}");
+            }
+            store
+        }
         StateSettings::Table(table) => StateStore::open_dynamodb(sdk, table).await?,
     };
     match store.prune_expired().await {

@@ -9,6 +9,7 @@ use crate::config::{NotifySettings, ServeArgs, ServeSettings, StateSettings};
 use crate::metrics::Metrics;
 use crate::slack::web_api::SlackApi;
 use crate::startup::open_state;
+use crate::state::StateStore;
 
 /// One check's outcome: whether it passed, what was checked, and what was found.
 struct Outcome {
@@ -106,7 +107,12 @@ async fn check_slack(notify: &NotifySettings) -> Outcome {
 
 /// The state store: opened as `serve` would, then a read, a conditional write and a delete.
 async fn check_state(settings: &ServeSettings, sdk: &aws_config::SdkConfig) -> Outcome {
-    let store = match open_state(settings, sdk).await {
+    // A damaged STATE_DIR file is reported, not moved aside: that is `serve`'s to do.
+    let opened = match &settings.state {
+        StateSettings::Dir(dir) => StateStore::open_redb_checked(dir),
+        _ => open_state(settings, sdk).await,
+    };
+    let store = match opened {
         Ok(store) => store,
         Err(e) => return Outcome::fail("state", e.to_string()),
     };

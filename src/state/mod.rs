@@ -249,6 +249,9 @@ fn bump(counter: &AtomicU64) {
 pub struct StateStore {
     backend: Backend,
     calls: Arc<Counters>,
+    /// Set when a damaged state file was moved aside at start-up: what happened, for the log,
+    /// `/readyz` and `check`.
+    recovered: Option<Arc<str>>,
 }
 
 #[derive(Clone)]
@@ -358,6 +361,53 @@ fn encode<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(StoreError::Encode)
 }
 
+/// redb panics on some damaged files (a truncated one) instead of returning an error: opening
+/// is done on a thread whose panic becomes [`OpenError::Damaged`], so a bad file never takes
+/// the process down (nor crash-loops a container).
+fn open_catching_panics(dir: &Path) -> Result<StateStore, OpenError> {
+    quiet_panics::install();
+    let owned = dir.to_owned();
+    let opened = std::thread::spawn(move || {
+        quiet_panics::QUIET.with(|q| q.set(true));
+        StateStore::open_redb(&owned)
+    })
+    .join();
+    opened.unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("redb failed while opening it");
+        Err(OpenError::Damaged {
+            path: dir.join(disk::FILE_NAME),
+            reason: reason.chars().take(200).collect(),
+        })
+    })
+}
+
+/// A panic on the thread that opens the file is expected (and becomes an error with its
+/// message): it is not printed as a crash. Every other panic goes to the hook in place before.
+mod quiet_panics {
+    use std::cell::Cell;
+    use std::sync::Once;
+
+    thread_local! {
+        pub static QUIET: Cell<bool> = const { Cell::new(false) };
+    }
+
+    pub fn install() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if !QUIET.with(Cell::get) {
+                    previous(info);
+                }
+            }));
+        });
+    }
+}
+
 fn epoch_seconds(t: Option<DateTime<Utc>>) -> Option<i64> {
     t.map(|t| t.timestamp())
 }
@@ -367,7 +417,13 @@ impl StateStore {
         Self {
             backend,
             calls: Arc::default(),
+            recovered: None,
         }
+    }
+
+    /// When a damaged state file was moved aside at start-up: which file, where to, and why.
+    pub fn recovered(&self) -> Option<&str> {
+        self.recovered.as_deref()
     }
 
     /// A store in this process's memory.
@@ -379,6 +435,52 @@ impl StateStore {
     /// another process has it open: one directory serves one replica.
     pub fn open_redb(dir: &Path) -> Result<Self, OpenError> {
         Ok(Self::with(Backend::Disk(disk::Disk::open(dir)?)))
+    }
+
+    /// [`open_redb`](Self::open_redb), but a damaged file is an error, never a panic, and an
+    /// empty (0-byte) file counts as damaged: redb would silently start it afresh, forgetting
+    /// every delivery. Changes nothing on disk when the file is damaged (for `check`).
+    pub fn open_redb_checked(dir: &Path) -> Result<Self, OpenError> {
+        let path = dir.join(disk::FILE_NAME);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            return Err(OpenError::Damaged {
+                path,
+                reason: "the file is empty".into(),
+            });
+        }
+        open_catching_panics(dir)
+    }
+
+    /// [`open_redb`](Self::open_redb) that survives a damaged `state.redb` (truncated, empty,
+    /// garbage, or one that makes redb panic): the file is moved aside, to a name that says
+    /// when and why, and a fresh store is opened; [`recovered`](Self::recovered) says so.
+    /// A file that is not a regular file (a device, a dangling link) is never moved: that is
+    /// the operator's setup, and its error stands. So is a directory that can't be written.
+    pub fn open_redb_recovering(dir: &Path) -> Result<Self, OpenError> {
+        let path = dir.join(disk::FILE_NAME);
+        let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+        let why = match Self::open_redb_checked(dir) {
+            Ok(store) => return Ok(store),
+            Err(OpenError::Damaged { reason, .. }) if regular => reason,
+            Err(e) => return Err(e),
+        };
+        let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
+        let aside = dir.join(format!("{}.damaged-{stamp}", disk::FILE_NAME));
+        std::fs::rename(&path, &aside).map_err(|e| OpenError::Unwritable {
+            dir: dir.to_owned(),
+            reason: format!("could not move the damaged {} aside: {e}", path.display()),
+        })?;
+        let mut store = Self::open_redb_checked(dir)?;
+        store.recovered = Some(
+            format!(
+                "{} was damaged ({}) and was moved aside to {}; a fresh store was started, so events delivered again soon may be posted a second time and new messages start new threads",
+                path.display(),
+                why.chars().take(200).collect::<String>(),
+                aside.display()
+            )
+            .into(),
+        );
+        Ok(store)
     }
 
     /// Uses the DynamoDB table `table`, creating it (with TTL on `expires_at`) when it does

@@ -453,3 +453,76 @@ async fn state_dir_fills_up_while_running() {
     assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
     assert_eq!(slack.posts().len(), 1);
 }
+
+/// A damaged `state.redb` (truncated by a byte, to half, emptied, or garbage) never panics and
+/// never silently starts empty: serve moves it aside to a name that says so, starts with a
+/// fresh store, logs one ERROR line saying what that means, `/readyz` reports it, and events
+/// are delivered.
+#[tokio::test]
+async fn a_damaged_state_file_is_moved_aside_and_said_loudly() {
+    let cloudtrail = FakeAws::start().await;
+    let slack = FakeSlack::start().await;
+    let damages: [(&str, fn(&[u8]) -> Vec<u8>); 4] = [
+        ("one byte short", |b| b[..b.len() - 1].to_vec()),
+        ("half", |b| b[..b.len() / 2].to_vec()),
+        ("empty", |_| Vec::new()),
+        ("garbage", |b| vec![0xA5; b.len()]),
+    ];
+    for (n, (name, damage)) in damages.into_iter().enumerate() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let store = marketplace_activity::state::StateStore::open_redb(tmp.path()).unwrap();
+            for i in 0..50 {
+                store
+                    .put(
+                        marketplace_activity::state::Table::Seen,
+                        &format!("eb:{i}"),
+                        &i,
+                        None,
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+        let file = tmp.path().join("state.redb");
+        let bytes = std::fs::read(&file).unwrap();
+        std::fs::write(&file, damage(&bytes)).unwrap();
+
+        let app = Binary::start(&cloudtrail, &slack, tmp.path()).await;
+        let ready: Value = reqwest::get(format!("{}/readyz", app.url))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: not serving ({e}): {}", app.log()))
+            .json()
+            .await
+            .unwrap();
+        let recovered = ready["state_store_recovered"].as_str().unwrap_or_default();
+        assert!(recovered.contains("moved aside"), "{name}: {ready}");
+        let log = app.log();
+        let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
+        assert_eq!(errors.len(), 1, "{name}: one ERROR line: {log}");
+        assert!(
+            errors[0].contains("posted a second time") && !log.contains("panicked at"),
+            "{name}: says what it means, and nothing panicked: {log}"
+        );
+        let aside: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f.starts_with("state.redb.damaged-"))
+            .collect();
+        assert_eq!(
+            aside.len(),
+            1,
+            "{name}: the damaged file is kept: {aside:?}"
+        );
+        let mut event =
+            crate::common::fixture("eventbridge-cloudtrail-accept-agreement-request.json");
+        event["id"] = serde_json::json!(format!("eb-damaged-{n}"));
+        event["detail"]["eventID"] = serde_json::json!(format!("ct-damaged-{n}"));
+        let (status, body) = app.send_event(&event).await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("posted")),
+            "{name}"
+        );
+    }
+}

@@ -194,7 +194,7 @@ async fn readyz_says_ready_and_where_state_lives() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(
         body,
-        json!({"ready": true, "state_store": "disk", "state_store_reachable": true, "state_store_problem": null})
+        json!({"ready": true, "state_store": "disk", "state_store_reachable": true, "state_store_problem": null, "state_store_recovered": null})
     );
     let app = spawn_app(Options::default()).await;
     let body: serde_json::Value = app

@@ -462,7 +462,8 @@ async fn state_dir_fills_up_while_running() {
 async fn a_damaged_state_file_is_moved_aside_and_said_loudly() {
     let cloudtrail = FakeAws::start().await;
     let slack = FakeSlack::start().await;
-    let damages: [(&str, fn(&[u8]) -> Vec<u8>); 4] = [
+    type Damage = fn(&[u8]) -> Vec<u8>;
+    let damages: [(&str, Damage); 4] = [
         ("one byte short", |b| b[..b.len() - 1].to_vec()),
         ("half", |b| b[..b.len() / 2].to_vec()),
         ("empty", |_| Vec::new()),

@@ -26,7 +26,8 @@
 //!
 //! Shared pieces: [`config`] (flags and environment, parsed once into typed settings),
 //! [`metrics`] (Prometheus), [`pacer`] (spacing calls under a rate limit), [`telemetry`]
-//! (logging), [`sync`] (one lock helper).
+//! (logging), [`redact`] (escaping outside text, keeping URLs out of errors), [`sync`] (one
+//! lock helper).
 
 pub mod aws;
 pub mod cli;
@@ -36,6 +37,7 @@ pub mod domain;
 pub mod metrics;
 pub mod notify;
 pub mod ops;
+pub mod redact;
 pub mod pacer;
 pub mod report;
 pub mod slack;

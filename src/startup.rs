@@ -92,6 +92,7 @@ impl Application {
         };
         let slack = slack::router(SlackState {
             signing: Arc::new(settings.signing_secrets),
+            replays: Arc::default(),
             access: Arc::new(settings.access),
             reports: reports.clone(),
             http,

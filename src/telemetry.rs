@@ -1,8 +1,21 @@
 //! Logging: pretty for people, JSON for log pipelines; level from `RUST_LOG`.
+//!
+//! Log lines carry values from outside (event names, form fields, error messages quoting
+//! them). JSON escapes control characters by itself; the pretty format writes every field
+//! through [`EscapedFields`], so a newline or a terminal escape in a value can't forge a line
+//! or repaint a terminal. Colours only when stderr is a terminal.
 
+use std::fmt;
+use std::io::IsTerminal;
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+use crate::redact::escape_control;
 
 /// `default_level` applies when `RUST_LOG` is unset (the demo keeps its console quiet).
 pub fn init(format: LogFormat, default_level: &str) {
@@ -10,10 +23,11 @@ pub fn init(format: LogFormat, default_level: &str) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     // `try_init`: a second call (tests) keeps the first subscriber.
     let _ = match format {
-        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Pretty => builder.fmt_fields(EscapedFields).try_init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
@@ -22,4 +36,92 @@ pub fn init(format: LogFormat, default_level: &str) {
             .with_span_list(true)
             .try_init(),
     };
+}
+
+/// tracing-subscriber's default field format (`message key=value …`), with every value's
+/// control characters escaped.
+pub struct EscapedFields;
+
+impl<'writer> FormatFields<'writer> for EscapedFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let mut visitor = Escaping {
+            writer,
+            result: Ok(()),
+            first: true,
+        };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+struct Escaping<'a> {
+    writer: Writer<'a>,
+    result: fmt::Result,
+    first: bool,
+}
+
+impl Escaping<'_> {
+    fn write(&mut self, field: &Field, value: &str) {
+        if self.result.is_err() {
+            return;
+        }
+        let sep = if self.first { "" } else { " " };
+        self.first = false;
+        let value = escape_control(value);
+        self.result = if field.name() == "message" {
+            write!(self.writer, "{sep}{value}")
+        } else if let Some(name) = field.name().strip_prefix("r#") {
+            write!(self.writer, "{sep}{name}={value}")
+        } else {
+            write!(self.writer, "{sep}{}={value}", field.name())
+        };
+    }
+}
+
+impl Visit for Escaping<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.write(field, &format!("{value:?}"));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.write(field, &format!("{value:?}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_value_cannot_forge_a_line_or_carry_an_escape() {
+        let buffer = Buffer::default();
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .fmt_fields(EscapedFields)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let kind = "Notification\n2026-12-06T00:00:00Z ERROR forged line\u{1b}[2J";
+            tracing::warn!(%kind, quoted = kind, "refused SNS message: {kind}");
+        });
+        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(out.matches('\n').count(), 1, "one line: {out:?}");
+        assert!(!out.contains('\u{1b}'), "{out:?}");
+        assert!(out.contains("kind=Notification\\n2026"), "{out:?}");
+    }
 }

@@ -21,8 +21,11 @@ use super::deliver::{Delivered, DeliveryError, Notifier};
 use super::event::{self, Incoming};
 use super::sns::{SnsError, SnsMessage, SnsVerifier};
 use crate::metrics::Metrics;
+use crate::redact::excerpt;
 use crate::slack::web_api::ApiError;
 
+/// Longest quote of the sender's input in an error body.
+const MAX_QUOTED: usize = 200;
 /// EventBridge's largest event.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 /// EventBridge waits 5 s for an answer; we keep the rest as margin for the network.
@@ -162,7 +165,10 @@ impl IntoResponse for EventError {
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "missing or wrong API key"}),
             ),
-            Self::Malformed(why) => reply(StatusCode::BAD_REQUEST, json!({"error": why})),
+            Self::Malformed(why) => reply(
+                StatusCode::BAD_REQUEST,
+                json!({"error": excerpt(&why, MAX_QUOTED)}),
+            ),
             Self::Sns(e) => e.into_response(),
             Self::NotDelivered { kind, error } => retry_later(&error, &kind),
         }

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::redact::error_chain;
 use crate::sync::lock;
 use aws_lc_rs::signature::{
     ParsedPublicKey, RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY, RSA_PKCS1_2048_8192_SHA256,
@@ -165,7 +166,8 @@ impl SnsError {
 
 impl axum::response::IntoResponse for SnsError {
     fn into_response(self) -> axum::response::Response {
-        let body = serde_json::json!({"error": self.to_string()});
+        // The message may quote the sender's input: a short, escaped excerpt only.
+        let body = serde_json::json!({"error": crate::redact::excerpt(&self.to_string(), 200)});
         (self.status(), axum::Json(body)).into_response()
     }
 }
@@ -251,7 +253,7 @@ impl SnsVerifier {
             .timeout(FETCH_TIMEOUT)
             .send()
             .await
-            .map_err(|e| SnsError::CertFetch(error_chain(&e.without_url())))?;
+            .map_err(|e| SnsError::CertFetch(error_chain(&e)))?;
         let status = response.status();
         if status.is_success() {
             Ok(())
@@ -380,19 +382,6 @@ impl SigningKey {
         key.verify_sig(message, signature)
             .map_err(|_| SnsError::BadSignature)
     }
-}
-
-/// An error and its causes on one line ("error sending request: connection refused"), since
-/// reqwest's own text leaves out the cause that explains it.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The `Type` of an SNS message.

@@ -17,11 +17,16 @@ pub struct SlashCommandForm {
     #[serde(default)]
     user_id: String,
     #[serde(default)]
+    command: Option<String>,
+    #[serde(default)]
     text: String,
     #[serde(default)]
     response_url: Option<String>,
     #[serde(default)]
     ssl_check: Option<String>,
+    /// Interactions (shortcuts, button clicks) come as one `payload` field: not a command.
+    #[serde(default)]
+    payload: Option<String>,
 }
 
 impl SlashCommandForm {
@@ -48,6 +53,10 @@ pub struct SlashCommand {
 /// A form that is not a slash command we can answer.
 #[derive(Debug, thiserror::Error)]
 pub enum NotACommand {
+    #[error("an interaction payload, not a slash command")]
+    Interaction,
+    #[error("no command")]
+    NoCommand,
     #[error("no response_url, or not an http(s) URL")]
     ResponseUrl,
 }
@@ -56,6 +65,12 @@ impl TryFrom<SlashCommandForm> for SlashCommand {
     type Error = NotACommand;
 
     fn try_from(form: SlashCommandForm) -> Result<Self, Self::Error> {
+        if form.payload.is_some() {
+            return Err(NotACommand::Interaction);
+        }
+        if !form.command.as_deref().is_some_and(|c| c.starts_with('/')) {
+            return Err(NotACommand::NoCommand);
+        }
         let response_url = form
             .response_url
             .as_deref()

@@ -45,7 +45,7 @@ pub async fn handle(State(state): State<SlackState>, request: SlackRequest) -> R
         Ok(command) => command,
         Err(e) => {
             tracing::warn!(error = %e, "refused: not a slash command");
-            return (StatusCode::BAD_REQUEST, "not a slash command").into_response();
+            return (StatusCode::BAD_REQUEST, format!("not a slash command: {e}")).into_response();
         }
     };
     let span = tracing::info_span!(

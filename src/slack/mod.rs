@@ -37,6 +37,8 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct SlackState {
     pub signing: Arc<signature::SigningSecrets>,
+    /// Signatures already accepted (replays are refused).
+    pub replays: Arc<request::Replays>,
     pub access: Arc<access::AccessPolicy>,
     pub reports: Reporter,
     /// One HTTP client for every call to Slack.
@@ -57,6 +59,7 @@ impl FromRef<SlackState> for request::Verifier {
     fn from_ref(state: &SlackState) -> Self {
         Self {
             secrets: state.signing.clone(),
+            seen: state.replays.clone(),
             failures: state.metrics.signature_failures.clone(),
         }
     }

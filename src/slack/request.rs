@@ -14,12 +14,56 @@ use prometheus_client::metrics::counter::Counter;
 
 use super::signature::SigningSecrets;
 
-/// What the extractor checks with: the signing secrets, and the counter of refusals. Cheap to
-/// clone (two reference counts), since it is taken from the state on every request.
+/// What the extractor checks with: the signing secrets, the signatures already accepted, and
+/// the counter of refusals. Cheap to clone (reference counts), since it is taken from the
+/// state on every request.
 #[derive(Clone)]
 pub struct Verifier {
     pub secrets: Arc<SigningSecrets>,
+    pub seen: Arc<Replays>,
     pub failures: Counter,
+}
+
+/// Signatures accepted within the signature window. Slack never sends a request twice (a slash
+/// command or a click is not retried), so a second delivery of an accepted signature is a
+/// replay: a captured request sent again. Kept per replica, in memory; bounded, dropping the
+/// oldest first, so a flood can't grow it (past the bound, a replay older than the newest
+/// [`Replays::CAPACITY`] requests is no longer caught, though still refused after the window).
+/// See <https://api.slack.com/authentication/verifying-requests-from-slack>.
+#[derive(Default)]
+pub struct Replays {
+    inner: std::sync::Mutex<ReplaysInner>,
+}
+
+#[derive(Default)]
+struct ReplaysInner {
+    set: std::collections::HashSet<[u8; 32]>,
+    order: std::collections::VecDeque<([u8; 32], i64)>,
+}
+
+impl Replays {
+    pub const CAPACITY: usize = 100_000;
+
+    /// Records `signature` (accepted at `now`); false when it was accepted before.
+    fn first_time(&self, signature: &[u8], now: i64) -> bool {
+        use sha2::Digest;
+        let key: [u8; 32] = sha2::Sha256::digest(signature).into();
+        let mut inner = crate::sync::lock(&self.inner);
+        // Forget what the signature window would refuse anyway.
+        while let Some((old, at)) = inner.order.front().copied() {
+            if at >= now - super::signature::MAX_SKEW_SECS * 2 && inner.order.len() < Self::CAPACITY
+            {
+                break;
+            }
+            inner.order.pop_front();
+            inner.set.remove(&old);
+        }
+        if !inner.set.insert(key) {
+            return false;
+        }
+        inner.order.push_back((key, now));
+        true
+    }
 }
 
 /// A request Slack signed, with its body as a form.
@@ -92,6 +136,14 @@ where
         ) {
             verifier.failures.inc();
             tracing::warn!(%reason, "refused slash command: bad signature");
+            return Err(Refused::Signature);
+        }
+        if !verifier
+            .seen
+            .first_time(signature.as_deref().unwrap_or_default(), now.timestamp())
+        {
+            verifier.failures.inc();
+            tracing::warn!("refused Slack request: a replay of a request already accepted");
             return Err(Refused::Signature);
         }
         if !form {

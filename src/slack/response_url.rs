@@ -86,8 +86,8 @@ async fn post(
         .json(message)
         .send()
         .await
-        // reqwest's message names the URL: keep only what went wrong.
-        .map_err(|e| ResponseError::Transport(e.without_url().to_string()))?;
+        // reqwest's message names the URL, a secret here: keep only what went wrong.
+        .map_err(|e| ResponseError::Transport(crate::redact::error_chain(&e)))?;
     let status = resp.status();
     if status.is_success() {
         return Ok(());

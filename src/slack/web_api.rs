@@ -220,7 +220,7 @@ impl SlackApi {
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| ApiError::Transient(without_url(&e)))?;
+            .map_err(|e| ApiError::Transient(crate::redact::error_chain(&e)))?;
         if !sent.status().is_success() {
             self.metrics.slack_call("file_upload", "transient");
             return Err(ApiError::Transient(format!(
@@ -305,7 +305,7 @@ impl SlackApi {
         let resp = request
             .send()
             .await
-            .map_err(|e| ApiError::Transient(without_url(&e)))?;
+            .map_err(|e| ApiError::Transient(crate::redact::error_chain(&e)))?;
         let status = resp.status();
         let retry_after = retry_after(resp.headers());
         if status.as_u16() == 429 {
@@ -321,7 +321,7 @@ impl SlackApi {
             Err(e) => {
                 return Err(ApiError::Transient(format!(
                     "HTTP {status}, unreadable body: {}",
-                    without_url(&e)
+                    crate::redact::error_chain(&e)
                 )))
             }
         };
@@ -351,13 +351,4 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs)
-}
-
-/// reqwest errors name the URL; ours hold no secret, but keep logs short and uniform.
-fn without_url(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    if let Some(url) = e.url() {
-        s = s.replace(url.as_str(), "<slack>");
-    }
-    s
 }

@@ -82,7 +82,8 @@ async fn details_are_added_to_the_answer() {
     );
     assert!(!text.contains("unavailable"), "{text}");
     assert_eq!(app.cloudtrail.agreement_calls(), 1, "one DescribeAgreement");
-    app.command("").await;
+    // Another command (a signed request of its own: the same one again would be a replay).
+    app.command_as("", "U0001", "cmd-2").await;
     app.slack.wait_for(2, Duration::from_secs(30)).await;
     assert_eq!(
         app.cloudtrail.agreement_calls(),

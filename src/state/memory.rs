@@ -16,7 +16,6 @@ pub(crate) struct Memory {
     map: Arc<Mutex<Map>>,
 }
 
-
 impl Memory {
     pub fn get(&self, table: Table, key: &str) -> Option<Record> {
         lock(&self.map).get(&(table, key.to_owned())).cloned()

@@ -258,8 +258,8 @@ async fn shutdown_keeps_one_budget_for_connections_and_background_answers() {
         .expect("stopped");
     let took = start.elapsed();
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_millis(1500),
-        "stopped after {took:?}, not the 1 s budget"
+        took >= Duration::from_millis(900) && took < Duration::from_secs(2),
+        "stopped after {took:?}, not within the 1 s budget (+1 s)"
     );
     let (_, closed_after) =
         tokio::time::timeout(Duration::from_secs(1), read_until_closed(&mut half))

@@ -14,6 +14,7 @@ use crate::notify::deliver::Routes;
 use crate::notify::routes::ApiKeys;
 use crate::notify::sns::CertUrlRule;
 use crate::report::format::Format;
+use crate::server::HttpSettings;
 use crate::slack::access::AccessPolicy;
 use crate::slack::signature::SigningSecrets;
 use crate::slack::web_api::BotToken;
@@ -112,9 +113,24 @@ pub struct ServeArgs {
     /// Longest a lookup may run before the user is told to narrow it, in seconds.
     #[arg(long, env = "QUERY_TIMEOUT_SECS", default_value_t = 120)]
     pub query_timeout_secs: u64,
-    /// On shutdown, how long to wait for answers still being prepared, in seconds.
+    /// On shutdown (SIGTERM, Ctrl-C), how long requests in flight and answers still being
+    /// prepared get, together, in seconds; connections still open then are dropped.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 20)]
     pub shutdown_timeout_secs: u64,
+    /// A request's headers must arrive within this many seconds, else the connection is
+    /// closed. It also applies while a kept-alive connection waits for its next request, so it
+    /// is the idle keep-alive timeout too.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECS", default_value_t = crate::server::DEFAULT_HEADER_TIMEOUT_SECS)]
+    pub http_header_timeout_secs: u64,
+    /// A request's whole body must arrive within this many seconds of its headers, else the
+    /// answer is 408 and the connection is closed.
+    #[arg(long, env = "HTTP_BODY_TIMEOUT_SECS", default_value_t = crate::server::DEFAULT_BODY_TIMEOUT_SECS)]
+    pub http_body_timeout_secs: u64,
+    /// Most connections open at once. At the cap, a new connection closes the one that has
+    /// waited longest without a request in progress. Default: 1024, or the open-file limit
+    /// (ulimit -n) minus 64 when that is lower.
+    #[arg(long, env = "MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     #[command(flatten)]
     pub notify: NotifyArgs,
     /// Post a digest every so often, e.g. `7d` or `24h` (the first one period after start).
@@ -267,6 +283,10 @@ pub enum ConfigError {
         "QUERY_TIMEOUT_SECS must be between 5 and 1500 (response_url expires after 30 minutes)"
     )]
     BadQueryTimeout,
+    #[error("{0} must be between 1 and 3600 seconds")]
+    BadHttpTimeout(&'static str),
+    #[error("MAX_CONNECTIONS must be at least 1")]
+    BadMaxConnections,
     #[error("SLACK_BOT_TOKEN is required when EVENTS_API_KEY or SNS_TOPIC_ARNS is set: use the app's Bot User OAuth Token (xoxb-…)")]
     MissingBotToken,
     #[error("SLACK_CHANNEL is required when EVENTS_API_KEY or SNS_TOPIC_ARNS is set: use a channel ID like C0123ABCD")]
@@ -299,7 +319,10 @@ pub struct ServeSettings {
     pub accounts: Vec<Account>,
     pub access: AccessPolicy,
     pub query_timeout: Duration,
+    /// On shutdown, the budget for requests in flight and background answers together.
     pub drain_timeout: Duration,
+    /// Header and body timeouts, the connection cap.
+    pub http: HttpSettings,
     /// Channel notifications, when EVENTS_API_KEY or SNS_TOPIC_ARNS is set.
     pub notify: Option<NotifySettings>,
     /// The bot token and API URL, when SLACK_BOT_TOKEN is set (CSV exports, digests,
@@ -371,10 +394,31 @@ impl ServeArgs {
             ),
             query_timeout: Duration::from_secs(self.query_timeout_secs),
             drain_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            http: self.http()?,
             notify: self.notify.settings()?,
             bot: self.notify.bot()?,
             state: self.notify.state()?,
             digest: self.digest()?,
+        })
+    }
+
+    fn http(&self) -> Result<HttpSettings, ConfigError> {
+        let secs = |value: u64, name| {
+            if (1..=3600).contains(&value) {
+                Ok(Duration::from_secs(value))
+            } else {
+                Err(ConfigError::BadHttpTimeout(name))
+            }
+        };
+        let max_connections = match self.max_connections {
+            Some(0) => return Err(ConfigError::BadMaxConnections),
+            Some(n) => n,
+            None => crate::server::default_max_connections(),
+        };
+        Ok(HttpSettings {
+            header_timeout: secs(self.http_header_timeout_secs, "HTTP_HEADER_TIMEOUT_SECS")?,
+            body_timeout: secs(self.http_body_timeout_secs, "HTTP_BODY_TIMEOUT_SECS")?,
+            max_connections,
         })
     }
 

@@ -22,6 +22,8 @@
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`startup`]: builds each feature's router from the settings and merges them; graceful
 //!   shutdown. Shared by `serve`, `demo` and the tests. No feature module imports it.
+//! - [`server`]: the HTTP/1 accept loop on hyper that `startup` runs the router on: header
+//!   and body timeouts, the connection cap, the shutdown budget.
 //! - [`cli`]: the subcommands (`serve`, `query`, `demo`, `check`, `healthcheck`).
 //!
 //! Shared pieces: [`config`] (flags and environment, parsed once into typed settings),
@@ -40,6 +42,7 @@ pub mod ops;
 pub mod redact;
 pub mod pacer;
 pub mod report;
+pub mod server;
 pub mod slack;
 pub mod startup;
 pub mod state;

@@ -43,6 +43,13 @@ pub struct EventLabels {
     pub result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClosedLabels {
+    /// `header_timeout` (headers not received in time, idle keep-alive included) or `evicted`
+    /// (closed at MAX_CONNECTIONS to make room for a new connection).
+    pub reason: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -63,6 +70,7 @@ pub struct Metrics {
     pub slack_retries: Counter,
     pub events: Family<EventLabels, Counter>,
     pub duplicates_dropped: Counter,
+    pub http_connections_closed: Family<ClosedLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -135,6 +143,12 @@ impl Metrics {
             "Events not posted because they were delivered before",
             duplicates_dropped.clone(),
         );
+        let http_connections_closed = Family::<ClosedLabels, Counter>::default();
+        registry.register(
+            "http_connections_closed",
+            "Connections the server closed on its own, by reason",
+            http_connections_closed.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             http_requests,
@@ -146,6 +160,7 @@ impl Metrics {
             slack_retries,
             events,
             duplicates_dropped,
+            http_connections_closed,
         }
     }
 

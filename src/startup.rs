@@ -32,6 +32,7 @@ use crate::notify::deliver::{Memory, Notifier, SlackOut};
 use crate::notify::routes::Delivery;
 use crate::notify::sns::SnsVerifier;
 use crate::ops::{self, OpsState};
+use crate::server::{self, HttpSettings};
 use crate::slack::{self, web_api::SlackApi, SlackState};
 use crate::state::{OpenError, StateStore};
 
@@ -41,6 +42,8 @@ pub struct Application {
     router: Router,
     tasks: TaskTracker,
     drain_timeout: Duration,
+    http: HttpSettings,
+    metrics: Metrics,
     shutting_down: Arc<AtomicBool>,
     digest: Option<Digest>,
     clock: Arc<dyn Clock>,
@@ -121,9 +124,15 @@ impl Application {
         };
         Ok(Self {
             listener,
-            router: with_layers(slack.merge(notify).merge(ops), metrics),
+            router: with_layers(
+                slack.merge(notify).merge(ops),
+                metrics.clone(),
+                settings.http.body_timeout,
+            ),
             tasks,
             drain_timeout: settings.drain_timeout,
+            http: settings.http,
+            metrics,
             shutting_down,
             digest,
             clock: Arc::new(SystemClock),
@@ -143,8 +152,10 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, finishes in-flight requests,
-    /// and waits (up to the drain timeout) for background answers to be delivered.
+    /// Serves until `shutdown` resolves, then stops accepting (and `/readyz` says so), asks
+    /// every connection to finish, and gives requests in flight and background answers one
+    /// budget together (the drain timeout, `SHUTDOWN_TIMEOUT_SECS`); connections still open
+    /// then are dropped, so this returns within the budget whatever the clients do.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -168,14 +179,22 @@ impl Application {
             flag.store(true, Ordering::SeqCst);
             stop.cancel();
         };
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
-        self.tasks.close();
-        if tokio::time::timeout(self.drain_timeout, self.tasks.wait())
-            .await
-            .is_err()
-        {
+        let tasks = self.tasks.clone();
+        let background = async move {
+            tasks.close();
+            tasks.wait().await;
+        };
+        let stopped = server::serve(
+            self.listener,
+            self.router,
+            self.http,
+            self.metrics,
+            shutdown,
+            self.drain_timeout,
+            background,
+        )
+        .await;
+        if !stopped.in_time && !self.tasks.is_empty() {
             tracing::warn!(
                 pending = self.tasks.len(),
                 "shutdown: gave up waiting for background answers"
@@ -280,10 +299,15 @@ pub async fn open_state(
 pub const MAX_PENDING_ANSWERS: usize = 64;
 
 /// What every route gets: a request id (kept from the request when it has one, else a new
-/// UUID), one INFO line per request, and the request counter.
-fn with_layers(router: Router, metrics: Metrics) -> Router {
+/// UUID), one INFO line per request, the request counter, and the body deadline (innermost,
+/// so its 408 is traced and counted).
+fn with_layers(router: Router, metrics: Metrics, body_timeout: Duration) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     router
+        .layer(middleware::from_fn_with_state(
+            body_timeout,
+            server::body_deadline,
+        ))
         .layer(middleware::from_fn_with_state(metrics, count_requests))
         .layer(
             TraceLayer::new_for_http()

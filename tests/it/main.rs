@@ -6,6 +6,7 @@ mod common;
 mod accounts_and_details;
 mod cli;
 mod faults;
+mod hostile;
 mod manifest;
 mod notifications;
 mod operations;

@@ -211,7 +211,7 @@ async fn readyz_says_ready_and_where_state_lives() {
 
 // --- the binary -------------------------------------------------------------------------
 
-fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_marketplace-activity"));
     cmd.env_remove("SLACK_SIGNING_SECRET")
         .env_remove("EVENTS_API_KEY")
@@ -224,7 +224,7 @@ fn bin() -> Command {
     cmd
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -232,9 +232,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Running {
-    child: Child,
-    port: u16,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
 }
 
 impl Drop for Running {
@@ -244,9 +244,13 @@ impl Drop for Running {
     }
 }
 
-fn serve(extra: &[(&str, &str)]) -> Running {
+pub(crate) fn serve(extra: &[(&str, &str)]) -> Running {
+    serve_with(bin(), extra)
+}
+
+/// `cmd` (the binary, or something that execs it with `serve` appended) serving on a free port.
+pub(crate) fn serve_with(mut cmd: Command, extra: &[(&str, &str)]) -> Running {
     let port = free_port();
-    let mut cmd = bin();
     cmd.args(["serve"])
         .env("SLACK_SIGNING_SECRET", SECRET)
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
@@ -264,7 +268,7 @@ fn serve(extra: &[(&str, &str)]) -> Running {
     Running { child, port }
 }
 
-fn signal(child: &Child, sig: &str) {
+pub(crate) fn signal(child: &Child, sig: &str) {
     let status = Command::new("kill")
         .args([&format!("-{sig}"), &child.id().to_string()])
         .status()
@@ -272,7 +276,7 @@ fn signal(child: &Child, sig: &str) {
     assert!(status.success());
 }
 
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+pub(crate) fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + within;
     loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -21,6 +21,7 @@ use marketplace_activity::digest::Clock;
 use marketplace_activity::notify::deliver::Routes;
 use marketplace_activity::notify::routes::ApiKeys;
 use marketplace_activity::notify::sns::CertUrlRule;
+use marketplace_activity::server::HttpSettings;
 use marketplace_activity::slack::access::AccessPolicy;
 use marketplace_activity::slack::signature::{sign, SigningSecrets};
 use marketplace_activity::slack::web_api::BotToken;
@@ -58,6 +59,8 @@ pub struct Options {
     pub access: AccessPolicy,
     pub query_timeout: Duration,
     pub drain_timeout: Duration,
+    /// Header and body timeouts, the connection cap.
+    pub http: HttpSettings,
     /// Channel notifications on (`/events`), with these settings.
     pub notify: Option<NotifyOptions>,
     /// Accounts to report on (empty: the app's own).
@@ -106,6 +109,7 @@ impl Default for Options {
             access: AccessPolicy::default(),
             query_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(10),
+            http: HttpSettings::default(),
             notify: None,
             accounts: Vec::new(),
             bot: false,
@@ -162,6 +166,7 @@ pub async fn start_app(options: Options, cloudtrail: FakeAws, slack: FakeSlack) 
         access: options.access,
         query_timeout: options.query_timeout,
         drain_timeout: options.drain_timeout,
+        http: options.http,
         notify,
         accounts: options.accounts.clone(),
         bot,

@@ -1,0 +1,594 @@
+//! The HTTP/1 server: our own accept loop around hyper, so hostile clients cannot hold it and
+//! shutdown keeps its budget.
+//!
+//! `axum::serve` gives hyper no timer, and hyper's header read timeout needs one
+//! (<https://docs.rs/hyper/1/hyper/server/conn/http1/struct.Builder.html#method.header_read_timeout>),
+//! so a client that sends nothing, or a byte now and then, kept its connection forever. Here
+//! the same [`Router`] is served on hyper's HTTP/1 connections with:
+//! - **a header timeout** ([`HttpSettings::header_timeout`]): hyper arms it whenever the
+//!   connection waits for a request head, which includes a kept-alive connection waiting for
+//!   its next request after a response (`poll_read_head` and `State::idle` in
+//!   <https://docs.rs/hyper/1.12.0/src/hyper/proto/h1/conn.rs.html>). So it is also the idle
+//!   keep-alive timeout; there is no separate one. It runs from when the wait starts, so bytes
+//!   trickling in do not extend it.
+//! - **a body timeout** ([`body_deadline`], a middleware on the router so the 408 is traced
+//!   and counted like any answer): the whole body must arrive within
+//!   [`HttpSettings::body_timeout`] of the headers.
+//! - **a connection cap** ([`HttpSettings::max_connections`], under the open-file limit): when
+//!   a connection arrives at the cap, the open connection that has waited longest without a
+//!   request in progress (a silent or slow socket, an idle keep-alive) is closed to make room.
+//!   A connection with a request in progress is never closed for this; when every connection
+//!   has one, the new connection waits until one finishes.
+//! - **a shutdown budget**: on shutdown the listener is closed, every connection is asked to
+//!   finish (hyper's `graceful_shutdown`, which closes idle ones at once), and requests in
+//!   flight plus the caller's background work share one budget; whatever is still open then
+//!   is dropped.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::CancellationToken;
+use tower_service::Service;
+
+use crate::metrics::{ClosedLabels, Metrics};
+use crate::sync::lock;
+
+/// Connection limits (`HTTP_HEADER_TIMEOUT_SECS`, `HTTP_BODY_TIMEOUT_SECS`, `MAX_CONNECTIONS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// A request's headers must arrive within this; also how long an idle keep-alive
+    /// connection stays open (see the module docs).
+    pub header_timeout: Duration,
+    /// A request's whole body must arrive within this of its headers.
+    pub body_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
+            body_timeout: Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECS),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 10;
+/// `MAX_CONNECTIONS` when the open-file limit leaves room for it.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Descriptors kept out of the connection budget: outbound calls (CloudTrail, Slack, SNS),
+/// the state store's files, the listener, stdio and the runtime's own.
+pub const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// How long to wait after an accept error that is not about one connection (out of
+/// descriptors, out of memory) before accepting again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// At most one log line per this long about accept errors or evictions.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// [`DEFAULT_MAX_CONNECTIONS`], lowered to what the soft open-file limit leaves after
+/// [`RESERVED_DESCRIPTORS`].
+pub fn default_max_connections() -> usize {
+    connections_room(open_file_limit())
+}
+
+/// Connections that fit under an open-file limit (`None`: unlimited or unknown).
+pub fn connections_room(limit: Option<u64>) -> usize {
+    let Some(limit) = limit else {
+        return DEFAULT_MAX_CONNECTIONS;
+    };
+    let room = if limit > 2 * RESERVED_DESCRIPTORS {
+        limit - RESERVED_DESCRIPTORS
+    } else {
+        limit / 2
+    };
+    usize::try_from(room)
+        .unwrap_or(usize::MAX)
+        .clamp(1, DEFAULT_MAX_CONNECTIONS)
+}
+
+/// The process's soft `RLIMIT_NOFILE`, read from `/proc/self/limits` (Linux; `None` elsewhere
+/// or when unlimited).
+pub fn open_file_limit() -> Option<u64> {
+    parse_open_file_limit(&std::fs::read_to_string("/proc/self/limits").ok()?)
+}
+
+/// The soft limit from `/proc/<pid>/limits` text: `Max open files  1024  4096  files`.
+fn parse_open_file_limit(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("Max open files"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// How the server stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    /// Connections, and background work, all finished within the budget.
+    pub in_time: bool,
+    /// Connections still open when the budget ran out, dropped.
+    pub dropped: usize,
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves; then stops accepting, asks every
+/// connection to finish, and gives them, then `background` (polled only once they have all
+/// finished, since a request in flight may start background work), one `budget` together
+/// before dropping whatever connection is still open.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    settings: HttpSettings,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()>,
+    budget: Duration,
+    background: impl Future<Output = ()>,
+) -> Stopped {
+    let room = connections_room(open_file_limit());
+    if settings.max_connections > room {
+        tracing::warn!(
+            max_connections = settings.max_connections,
+            room,
+            "MAX_CONNECTIONS is above what the open-file limit leaves for connections; raise the limit (ulimit -n) or lower MAX_CONNECTIONS"
+        );
+    }
+    tracing::info!(
+        header_timeout_secs = settings.header_timeout.as_secs_f64(),
+        body_timeout_secs = settings.body_timeout.as_secs_f64(),
+        max_connections = settings.max_connections,
+        "http limits"
+    );
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(settings.header_timeout);
+    let open = Connections::default();
+    let graceful = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let mut accept_errors = Throttled::default();
+    let mut evictions = Throttled::default();
+    let mut shutdown = std::pin::pin!(shutdown);
+
+    'accept: loop {
+        let stream = tokio::select! {
+            () = &mut shutdown => break 'accept,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) if is_connection_error(&e) => continue,
+                Err(e) => {
+                    // Out of descriptors (EMFILE/ENFILE) or memory: free what an idle
+                    // connection holds, wait a little, and go on.
+                    if let Some(n) = accept_errors.due() {
+                        tracing::warn!(error = %e, errors = n, "accept failed; backing off");
+                    }
+                    open.evict_longest_waiting();
+                    tokio::select! {
+                        () = &mut shutdown => break 'accept,
+                        () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                    }
+                }
+            },
+        };
+        // At the cap: close the connection waiting longest without a request in progress,
+        // or, when every one has a request in progress, wait for one to finish.
+        while open.len() >= settings.max_connections {
+            if open.evict_longest_waiting() {
+                if let Some(n) = evictions.due() {
+                    tracing::warn!(
+                        max_connections = settings.max_connections,
+                        evicted = n,
+                        "at MAX_CONNECTIONS: closing connections that have no request in progress"
+                    );
+                }
+                break;
+            }
+            tokio::select! {
+                () = &mut shutdown => break 'accept,
+                () = open.changed.notified() => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        let _ = stream.set_nodelay(true);
+        let (slot, evict) = open.add();
+        let id = slot.id;
+        let service = {
+            let open = open.clone();
+            let router = router.clone();
+            hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let in_progress = open.request_started(id);
+                let mut router = router.clone();
+                async move {
+                    // A Router is always ready; asking first is the `Service` contract.
+                    std::future::poll_fn(|cx| Service::<Request>::poll_ready(&mut router, cx))
+                        .await?;
+                    let response = router.call(request.map(Body::new)).await?;
+                    Ok::<_, Infallible>(response.map(|body| {
+                        Body::new(UntilSent {
+                            body,
+                            _in_progress: in_progress,
+                        })
+                    }))
+                }
+            })
+        };
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let graceful = graceful.clone();
+        let metrics = metrics.clone();
+        tasks.spawn(async move {
+            // Declared first, dropped last: the socket is closed before its place is given
+            // back, whether the task ends, panics or is aborted at shutdown. (An evicted
+            // connection's place is taken back at once; its socket closes a moment later.)
+            let _slot = slot;
+            let mut connection = std::pin::pin!(connection);
+            let mut asked = false;
+            let closed_by_us = loop {
+                tokio::select! {
+                    result = connection.as_mut() => break match result {
+                        Ok(()) => None,
+                        Err(e) if e.is_timeout() => Some("header_timeout"),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                            None
+                        }
+                    },
+                    () = graceful.cancelled(), if !asked => {
+                        connection.as_mut().graceful_shutdown();
+                        asked = true;
+                    }
+                    () = evict.cancelled() => break Some("evicted"),
+                }
+            };
+            if let Some(reason) = closed_by_us {
+                metrics
+                    .http_connections_closed
+                    .get_or_create(&ClosedLabels { reason })
+                    .inc();
+            }
+        });
+    }
+
+    drop(listener);
+    graceful.cancel();
+    let deadline = Instant::now() + budget;
+    // Connections first: a request in flight may still start background work.
+    let in_time = tokio::time::timeout_at(deadline, async {
+        while tasks.join_next().await.is_some() {}
+        background.await;
+    })
+    .await
+    .is_ok();
+    let dropped = tasks.len();
+    if dropped > 0 {
+        tracing::warn!(
+            connections = dropped,
+            "shutdown: budget spent, dropping connections still open"
+        );
+    }
+    tasks.shutdown().await;
+    Stopped { in_time, dropped }
+}
+
+/// Errors about one connection that was gone before we took it; nothing to wait for.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Counts occurrences and says when one should be logged (at most once per [`LOG_EVERY`]).
+#[derive(Default)]
+struct Throttled {
+    last: Option<Instant>,
+    since: u64,
+}
+
+impl Throttled {
+    /// `Some(count since the last log)` when it is time to log again.
+    fn due(&mut self) -> Option<u64> {
+        self.since += 1;
+        let now = Instant::now();
+        if self.last.is_some_and(|t| now < t + LOG_EVERY) {
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.since))
+    }
+}
+
+/// The open connections and whether each has a request in progress.
+#[derive(Clone, Default)]
+struct Connections {
+    inner: Arc<Mutex<Table>>,
+    /// Signalled when a connection closes or its request finishes: room may be made.
+    changed: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct Table {
+    next_id: u64,
+    open: HashMap<u64, Slot>,
+}
+
+struct Slot {
+    /// Requests whose response is not yet fully sent.
+    in_progress: usize,
+    /// Since when it has had no request in progress: accepted, or its last response sent.
+    waiting_since: Instant,
+    evict: CancellationToken,
+}
+
+impl Connections {
+    fn len(&self) -> usize {
+        lock(&self.inner).open.len()
+    }
+
+    /// A new connection; it leaves the table when the returned [`Place`] is dropped.
+    fn add(&self) -> (Place, CancellationToken) {
+        let mut table = lock(&self.inner);
+        let id = table.next_id;
+        table.next_id += 1;
+        let evict = CancellationToken::new();
+        table.open.insert(
+            id,
+            Slot {
+                in_progress: 0,
+                waiting_since: Instant::now(),
+                evict: evict.clone(),
+            },
+        );
+        (
+            Place {
+                open: self.clone(),
+                id,
+            },
+            evict,
+        )
+    }
+
+    fn remove(&self, id: u64) {
+        if lock(&self.inner).open.remove(&id).is_some() {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Closes the connection that has waited longest without a request in progress; false
+    /// when every connection has one.
+    fn evict_longest_waiting(&self) -> bool {
+        let mut table = lock(&self.inner);
+        let Some(id) = table
+            .open
+            .iter()
+            .filter(|(_, s)| s.in_progress == 0)
+            .min_by_key(|(_, s)| s.waiting_since)
+            .map(|(id, _)| *id)
+        else {
+            return false;
+        };
+        if let Some(slot) = table.open.remove(&id) {
+            slot.evict.cancel();
+        }
+        true
+    }
+
+    fn request_started(&self, id: u64) -> InProgress {
+        if let Some(slot) = lock(&self.inner).open.get_mut(&id) {
+            slot.in_progress += 1;
+        }
+        InProgress {
+            open: self.clone(),
+            id,
+        }
+    }
+}
+
+/// A connection's place in the table, given back on drop.
+struct Place {
+    open: Connections,
+    id: u64,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.open.remove(self.id);
+    }
+}
+
+/// A request in progress on a connection, from its head to the end of its response.
+struct InProgress {
+    open: Connections,
+    id: u64,
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        let mut table = lock(&self.open.inner);
+        if let Some(slot) = table.open.get_mut(&self.id) {
+            slot.in_progress = slot.in_progress.saturating_sub(1);
+            if slot.in_progress == 0 {
+                slot.waiting_since = Instant::now();
+                drop(table);
+                self.open.changed.notify_one();
+            }
+        }
+    }
+}
+
+/// A response body that keeps its request counted as in progress until hyper has sent it
+/// (or dropped it).
+struct UntilSent {
+    body: Body,
+    _in_progress: InProgress,
+}
+
+impl HttpBody for UntilSent {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Middleware: the whole request body must arrive within `limit` of the headers, else the
+/// answer is 408 and the connection is closed. Route body limits (`DefaultBodyLimit`) still
+/// apply inside it and answer 413.
+pub async fn body_deadline(
+    State(limit): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
+    let expired = Arc::new(AtomicBool::new(false));
+    let request = request.map(|body| {
+        Body::new(Deadline {
+            body,
+            deadline: Box::pin(tokio::time::sleep(limit)),
+            expired: expired.clone(),
+        })
+    });
+    let response = next.run(request).await;
+    if expired.load(Ordering::SeqCst) {
+        tracing::info!(
+            limit_secs = limit.as_secs_f64(),
+            "request body not received in time"
+        );
+        return (
+            StatusCode::REQUEST_TIMEOUT,
+            [(header::CONNECTION, "close")],
+            "the request body did not arrive in time\n",
+        )
+            .into_response();
+    }
+    response
+}
+
+/// A request body that fails once its deadline passes while it waits for more data.
+struct Deadline {
+    body: Body,
+    deadline: Pin<Box<Sleep>>,
+    expired: Arc<AtomicBool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive in time")]
+struct BodyTimedOut;
+
+impl HttpBody for Deadline {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.body).poll_frame(cx) {
+            Poll::Pending if this.deadline.as_mut().poll(cx).is_ready() => {
+                this.expired.store(true, Ordering::SeqCst);
+                Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut))))
+            }
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_file_limit_is_read_from_proc_limits() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                    Max processes             63438                63438                processes \n\
+                    Max open files            256                  4096                 files     \n";
+        assert_eq!(parse_open_file_limit(text), Some(256));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(parse_open_file_limit(unlimited), None);
+    }
+
+    #[test]
+    fn connections_leave_room_under_the_open_file_limit() {
+        assert_eq!(connections_room(None), 1024);
+        assert_eq!(connections_room(Some(1_048_576)), 1024);
+        assert_eq!(connections_room(Some(1024)), 960);
+        assert_eq!(connections_room(Some(256)), 192);
+        assert_eq!(connections_room(Some(100)), 50);
+        assert_eq!(connections_room(Some(1)), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_longest_waiting_connection_without_a_request_goes_first() {
+        let open = Connections::default();
+        let (a, evict_a) = open.add();
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let (b, evict_b) = open.add();
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let (_c, evict_c) = open.add();
+        // `a` is oldest but busy; `b` then waits longest.
+        let busy = open.request_started(a.id);
+        assert!(open.evict_longest_waiting());
+        assert!(evict_b.is_cancelled() && !evict_a.is_cancelled());
+        assert_eq!(open.len(), 2);
+        drop(b);
+        assert_eq!(open.len(), 2, "an evicted place is already given back");
+        // `a` finishes its request: it now waits since later than `c`.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        drop(busy);
+        assert!(open.evict_longest_waiting());
+        assert!(evict_c.is_cancelled() && !evict_a.is_cancelled());
+        let _busy = open.request_started(a.id);
+        assert!(
+            !open.evict_longest_waiting(),
+            "a request in progress is never evicted"
+        );
+        drop(a);
+        assert_eq!(open.len(), 0);
+    }
+}

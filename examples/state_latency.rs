@@ -24,6 +24,7 @@ use marketplace_activity::metrics::Metrics;
 use marketplace_activity::notify::deliver::Routes;
 use marketplace_activity::notify::routes::ApiKeys;
 use marketplace_activity::notify::sns::CertUrlRule;
+use marketplace_activity::server::HttpSettings;
 use marketplace_activity::slack::access::AccessPolicy;
 use marketplace_activity::slack::signature::SigningSecrets;
 use marketplace_activity::slack::web_api::BotToken;
@@ -59,6 +60,7 @@ async fn app(store: StateStore, aws: &fake_aws::FakeAws, slack: &fake_slack::Fak
         access: AccessPolicy::default(),
         query_timeout: Duration::from_secs(60),
         drain_timeout: Duration::from_secs(5),
+        http: HttpSettings::default(),
         notify: Some(NotifySettings {
             events_keys: ApiKeys::parse(KEY, "x-api-key").unwrap(),
             sns_topic_arns: Vec::new(),

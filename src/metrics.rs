@@ -35,10 +35,14 @@ pub struct SlackLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of `events_total`. Both are `&'static str`, so a value taken from an event (an event
+/// name, a status) cannot become a label: each label value is a new time series, and a sender
+/// could otherwise create as many as it likes.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EventLabels {
-    /// The activity kind, or `none` when the event was not one.
-    pub kind: String,
+    /// The activity kind from a fixed set (`ActivityKind::metric_label`: the known kinds'
+    /// labels, `read`, `other`), or `none` when the event was not one.
+    pub kind: &'static str,
     /// `posted`, `updated`, `duplicate`, `recorded`, `ignored`, `malformed`, `retry_later`, `failed`.
     pub result: &'static str,
 }
@@ -172,21 +176,16 @@ impl Metrics {
         out
     }
 
-    pub fn event(&self, kind: &str, result: &'static str) {
+    /// Counts an incoming event. `kind` comes from a fixed set (see [`EventLabels`]).
+    pub fn event(&self, kind: &'static str, result: &'static str) {
         self.events
-            .get_or_create(&EventLabels {
-                kind: kind.to_owned(),
-                result,
-            })
+            .get_or_create(&EventLabels { kind, result })
             .inc();
     }
 
-    pub fn events_count(&self, kind: &str, result: &'static str) -> u64 {
+    pub fn events_count(&self, kind: &'static str, result: &'static str) -> u64 {
         self.events
-            .get_or_create(&EventLabels {
-                kind: kind.to_owned(),
-                result,
-            })
+            .get_or_create(&EventLabels { kind, result })
             .get()
     }
 
@@ -194,5 +193,49 @@ impl Metrics {
         self.slack_calls
             .get_or_create(&SlackLabels { method, outcome })
             .inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::domain::ActivityKind;
+
+    /// The `kind` values of `events_total` in a rendered exposition.
+    fn event_kinds(text: &str) -> BTreeSet<String> {
+        text.lines()
+            .filter_map(|line| line.strip_prefix("marketplace_activity_events_total{kind=\""))
+            .filter_map(|rest| rest.split_once('"').map(|(kind, _)| kind.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn event_names_from_outside_add_at_most_one_label_value_each_family() {
+        let metrics = Metrics::new();
+        metrics.event(ActivityKind::Purchase.metric_label(), "posted");
+        let before = event_kinds(&metrics.render());
+        for n in 0..100 {
+            let unknown = ActivityKind::from_event_name(&format!("UnknownCall{n}"), false);
+            metrics.event(unknown.metric_label(), "posted");
+        }
+        let text = metrics.render();
+        let added: Vec<_> = event_kinds(&text).difference(&before).cloned().collect();
+        assert_eq!(added, ["other"], "{text}");
+        assert!(
+            text.contains(r#"marketplace_activity_events_total{kind="other",result="posted"} 100"#),
+            "{text}"
+        );
+
+        for n in 0..100 {
+            let read = ActivityKind::from_event_name(&format!("DescribeThing{n}"), false);
+            metrics.event(read.metric_label(), "ignored");
+        }
+        let kinds = event_kinds(&metrics.render());
+        assert_eq!(
+            kinds.into_iter().collect::<Vec<_>>(),
+            ["Purchase", "other", "read"]
+        );
     }
 }

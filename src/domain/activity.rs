@@ -137,6 +137,16 @@ impl ActivityKind {
     /// A short human label: "Purchase", "Cancellation", or the raw event name for others.
     pub fn label(&self) -> &str {
         match self {
+            Self::Read(name) | Self::Other(name) => name,
+            known => known.metric_label(),
+        }
+    }
+
+    /// The kind as a metric label, from a fixed set: a known kind's [`label`](Self::label),
+    /// `read` for any read-only call and `other` for any other event name. Never the raw event
+    /// name: it comes from whoever sent the event, and every label value is a new time series.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
             Self::Purchase => "Purchase",
             Self::Amendment => "Amendment",
             Self::Replacement => "Replacement",
@@ -152,7 +162,8 @@ impl ActivityKind {
             Self::RenewalUpcoming => "Renewal upcoming",
             Self::RenewalTermsFinalized => "Renewal terms finalized",
             Self::CancellationRequest(_) => "Cancellation request",
-            Self::Read(name) | Self::Other(name) => name,
+            Self::Read(_) => "read",
+            Self::Other(_) => "other",
         }
     }
 }
@@ -385,6 +396,45 @@ impl Activity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metric_labels_are_the_known_labels_and_never_an_event_name() {
+        let known = [
+            ActivityKind::Purchase,
+            ActivityKind::Amendment,
+            ActivityKind::Replacement,
+            ActivityKind::Renewal,
+            ActivityKind::Cancellation,
+            ActivityKind::RequestWithdrawn,
+            ActivityKind::RequestCreated,
+            ActivityKind::ApprovalAccepted,
+            ActivityKind::ApprovalRejected,
+            ActivityKind::ApprovalUpdated,
+            ActivityKind::Ended("EXPIRED".into()),
+            ActivityKind::Ending,
+            ActivityKind::RenewalUpcoming,
+            ActivityKind::RenewalTermsFinalized,
+            ActivityKind::CancellationRequest("approved".into()),
+        ];
+        for kind in &known {
+            assert_eq!(kind.metric_label(), kind.label(), "case {kind:?}");
+        }
+        let from_outside = [
+            (ActivityKind::Other("EvilCall\n{x=\"y\"}".into()), "other"),
+            (ActivityKind::Read("DescribeAnything".into()), "read"),
+            (
+                ActivityKind::Ended("SOMETHING NEW".into()),
+                "Agreement ended",
+            ),
+            (
+                ActivityKind::CancellationRequest("a new stage".into()),
+                "Cancellation request",
+            ),
+        ];
+        for (kind, want) in from_outside {
+            assert_eq!(kind.metric_label(), want, "case {kind:?}");
+        }
+    }
 
     #[test]
     fn actor_from_arn_table() {

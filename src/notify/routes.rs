@@ -251,6 +251,7 @@ impl Delivery {
             }
         };
         let kind = received.activity.kind.label().to_owned();
+        let metric_kind = received.activity.kind.metric_label();
         let agreement = received.activity.agreement_id.clone();
         match self.notifier.deliver(*received, deadline).await {
             Ok(delivered) => {
@@ -261,13 +262,13 @@ impl Delivery {
                     Delivered::Recorded => ("recorded", None),
                 };
                 tracing::info!(%kind, agreement = ?agreement.as_ref().map(|a| a.as_str()), status, "event delivered");
-                self.metrics.event(&kind, status);
+                self.metrics.event(metric_kind, status);
                 Ok(Handled(json!({"status": status, "ts": ts})))
             }
             Err(error) => {
                 let rejected = matches!(error, DeliveryError::Slack(ApiError::Rejected(_)));
                 self.metrics
-                    .event(&kind, if rejected { "failed" } else { "retry_later" });
+                    .event(metric_kind, if rejected { "failed" } else { "retry_later" });
                 Err(EventError::NotDelivered { kind, error })
             }
         }

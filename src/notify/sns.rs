@@ -3,9 +3,12 @@
 //! See <https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html>.
 //!
 //! SNS signs each message with an RSA key and names the certificate for that key in the message
-//! itself (`SigningCertURL`). Anyone can POST a message naming any URL, so the URL is checked
-//! before it is fetched ([`CertUrlRule`]), and the fetched key is kept by URL so a busy topic
-//! costs one fetch, not one per message.
+//! itself (`SigningCertURL`, which is not part of what is signed). Anyone can POST a message
+//! naming any URL, so the URL is checked before it is fetched ([`CertUrlRule`]), and what the
+//! check accepts is the parsed, normalised URL that is then fetched. The outcome of a fetch is
+//! kept by URL: a key for as long as the process runs (a busy topic costs one fetch, not one
+//! per message), a failure for [`FAILED_FETCH_TTL`] (a flood of messages naming a URL that
+//! fails costs one fetch per minute, not one per message).
 //!
 //! Trust in the certificate comes from where it was fetched (https on an SNS host), as in AWS's
 //! own validators; its chain and dates are not checked.
@@ -24,6 +27,7 @@ use base64::Engine as _;
 use reqwest::Url;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
+use tokio::time::Instant;
 use x509_cert::der::{DecodePem, Encode};
 use x509_cert::Certificate;
 
@@ -38,16 +42,33 @@ const MAX_CERT_BYTES: usize = 64 * 1024;
 /// bound only matters if many distinct (allowed) URLs are sent to us on purpose.
 const MAX_CACHED_CERTS: usize = 16;
 
-/// Which URLs a message may make us fetch: its `SigningCertURL` ([`CertUrlRule::allows`]) and,
-/// for a subscription, its `SubscribeURL` ([`SnsVerifier::confirm`]).
+/// How long a failed certificate fetch is remembered: messages naming that URL are answered
+/// with the same error (503, so SNS delivers them again later) without fetching it again.
+/// Long enough that a flood of unauthenticated messages costs one fetch a minute; short enough
+/// that a real outage of SNS's certificate host delays deliveries by at most a minute more
+/// (SNS retries for longer than that).
+pub const FAILED_FETCH_TTL: Duration = Duration::from_secs(60);
+
+/// At most this many failed URLs (and fetches in flight) are remembered, apart from the keys.
+/// Past it they are all forgotten at once; the keys are not, so failing URLs can never push a
+/// good key out. Each new URL costs one fetch whatever the bound, so a sender cycling through
+/// more URLs than this gains nothing it could not have with new URLs.
+const MAX_REMEMBERED_FAILURES: usize = 64;
+
+/// Which URLs a message may make us fetch: its `SigningCertURL` ([`CertUrlRule::cert_url`])
+/// and, for a subscription, its `SubscribeURL` ([`SnsVerifier::confirm`]).
 ///
 /// Deliberately not `Deserialize` or `FromStr`, and read from no environment variable or flag:
 /// production code uses [`CertUrlRule::AmazonSns`], and only Rust code (the tests) can build a
 /// looser rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CertUrlRule {
-    /// https on `sns.<region>.amazonaws.com` (or `sns.<region>.amazonaws.com.cn`), default port,
-    /// no user info; a certificate URL must also be a `.pem` path with no query.
+    /// `https://sns.<region>.amazonaws.com/…`, or `https://sns.<region>.amazonaws.com.cn/…` for
+    /// a `cn-` region, where `<region>` has the shape of an AWS region ([`is_region`]). The URL
+    /// must be written that way: no user info, no port (not even `:443`), no trailing dot, no
+    /// IP address, no percent-encoded or otherwise non-canonical host; only ASCII case may
+    /// differ (`https://SNS.US-EAST-1.AMAZONAWS.COM/…` is accepted, and its lower-case form is
+    /// what is fetched). A certificate URL must also be a `.pem` path with no query or fragment.
     AmazonSns,
     /// Any URL that starts with this prefix once normalised, such as `http://127.0.0.1:PORT/`
     /// for a fake certificate host. End it with `/` so that the host and port are fixed.
@@ -55,55 +76,112 @@ pub enum CertUrlRule {
 }
 
 impl CertUrlRule {
-    /// Whether `url` may be fetched as a signing certificate.
-    pub fn allows(&self, url: &str) -> bool {
+    /// The URL to fetch for the signing certificate `url`, parsed and normalised, when the rule
+    /// allows it. Fetch this value, never the string that was checked.
+    pub fn cert_url(&self, url: &str) -> Option<Url> {
+        let url = self.endpoint(url)?;
         match self {
-            Self::AmazonSns => sns_url(url).is_some_and(|url| {
-                url.path().ends_with(".pem") && url.query().is_none() && url.fragment().is_none()
-            }),
-            Self::Prefix(prefix) => has_prefix(url, prefix),
+            Self::AmazonSns => {
+                (url.path().ends_with(".pem") && url.query().is_none() && url.fragment().is_none())
+                    .then_some(url)
+            }
+            Self::Prefix(_) => Some(url),
         }
     }
 
-    /// Whether `url` may be fetched to confirm a subscription: the same host check, any path,
-    /// since a `SubscribeURL` is an API call with a query.
-    fn allows_subscribe(&self, url: &str) -> bool {
+    /// Whether `url` may be fetched as a signing certificate.
+    pub fn allows(&self, url: &str) -> bool {
+        self.cert_url(url).is_some()
+    }
+
+    /// The URL to fetch to confirm a subscription: the same host check, any path, since a
+    /// `SubscribeURL` is an API call with a query.
+    fn subscribe_url(&self, url: &str) -> Option<Url> {
+        self.endpoint(url)
+    }
+
+    fn endpoint(&self, url: &str) -> Option<Url> {
         match self {
-            Self::AmazonSns => sns_url(url).is_some(),
-            Self::Prefix(prefix) => has_prefix(url, prefix),
+            Self::AmazonSns => sns_url(url),
+            Self::Prefix(prefix) => with_prefix(url, prefix),
         }
     }
 }
 
-/// `url`, parsed, if it is https on an SNS host with nothing that could send the request
-/// elsewhere (user info, a port).
-fn sns_url(url: &str) -> Option<Url> {
-    let url = Url::parse(url).ok()?;
+/// `raw`, parsed, if it is https on an SNS host with nothing that could send the request
+/// elsewhere.
+///
+/// The host is checked as [`Url`] normalises it (lower case, percent-decoded, IDNA-mapped), and
+/// `raw` must also start with `https://<that host>/` up to ASCII case. So a port (`:443`
+/// included, which `Url` would drop), user info, `%2E`, a full-width dot or anything else that
+/// only becomes an SNS host once normalised is refused, rather than relying on every later
+/// reader of the string normalising it the same way.
+fn sns_url(raw: &str) -> Option<Url> {
+    let url = Url::parse(raw).ok()?;
+    // `domain` is None for IPv4 and IPv6 addresses.
+    let host = url.domain()?;
+    let written_as_parsed = raw
+        .get(..host.len() + "https:///".len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(&format!("https://{host}/")));
     let plain = url.scheme() == "https"
         && url.username().is_empty()
         && url.password().is_none()
         && url.port().is_none();
-    (plain && url.host_str().is_some_and(is_sns_host)).then_some(url)
+    (written_as_parsed && plain && is_sns_host(host)).then_some(url)
 }
 
-/// `sns.<region>.amazonaws.com` or `sns.<region>.amazonaws.com.cn`, the region being one label.
-/// The host comes from [`Url`], so it is already lower case.
+/// `sns.<region>.amazonaws.com`, or `sns.<region>.amazonaws.com.cn` for a China region (and a
+/// China region only there). Lower case: it comes from [`Url`].
 fn is_sns_host(host: &str) -> bool {
-    let region = host.strip_prefix("sns.").and_then(|rest| {
-        rest.strip_suffix(".amazonaws.com")
-            .or_else(|| rest.strip_suffix(".amazonaws.com.cn"))
-    });
-    region.is_some_and(|region| {
-        !region.is_empty()
-            && region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    })
+    let Some(rest) = host.strip_prefix("sns.") else {
+        return false;
+    };
+    if let Some(region) = rest.strip_suffix(".amazonaws.com.cn") {
+        return region.starts_with("cn-") && is_region(region);
+    }
+    rest.strip_suffix(".amazonaws.com")
+        .is_some_and(|region| !region.starts_with("cn-") && is_region(region))
 }
 
-/// Compared after parsing, so that `..` segments and the like cannot step out of the prefix.
-fn has_prefix(url: &str, prefix: &str) -> bool {
-    Url::parse(url).is_ok_and(|url| url.as_str().starts_with(prefix))
+/// The shape of an AWS region name: `<area>[-<qualifier>]-<direction>-<number>`, e.g.
+/// `us-east-1`, `ap-southeast-7`, `cn-northwest-1`, `us-gov-west-1`, `us-isob-east-1`. The area
+/// is two letters, the qualifier one of the isolated partitions' (`gov`, `iso`, `isob`, `isoe`,
+/// `isof`), the number 1 to 99. A new region of the same shape is accepted without a release;
+/// `s3`, `s3-external-1` (S3 addresses of a bucket named `sns`) and the like are not regions.
+fn is_region(region: &str) -> bool {
+    const QUALIFIERS: [&str; 5] = ["gov", "iso", "isob", "isoe", "isof"];
+    const DIRECTIONS: [&str; 9] = [
+        "central",
+        "north",
+        "south",
+        "east",
+        "west",
+        "northeast",
+        "northwest",
+        "southeast",
+        "southwest",
+    ];
+    let parts: Vec<&str> = region.split('-').collect();
+    let (area, qualifier, direction, number) = match parts.as_slice() {
+        [area, direction, number] => (*area, None, *direction, *number),
+        [area, qualifier, direction, number] => (*area, Some(*qualifier), *direction, *number),
+        _ => return false,
+    };
+    area.len() == 2
+        && area.bytes().all(|b| b.is_ascii_lowercase())
+        && qualifier.is_none_or(|q| QUALIFIERS.contains(&q))
+        && DIRECTIONS.contains(&direction)
+        && (1..=2).contains(&number.len())
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && !number.starts_with('0')
+}
+
+/// `url`, parsed, if its normalised form starts with `prefix`. Compared after parsing, so that
+/// `..` segments and the like cannot step out of the prefix.
+fn with_prefix(url: &str, prefix: &str) -> Option<Url> {
+    Url::parse(url)
+        .ok()
+        .filter(|url| url.as_str().starts_with(prefix))
 }
 
 /// What a verified message is, for the route to act on.
@@ -128,8 +206,9 @@ pub enum SnsMessage {
 
 /// Why a message was refused, or a subscription not confirmed. [`SnsError::status`] is the HTTP
 /// status SNS should get. The text is for the log: it holds no secret (certificates and
-/// signatures are public, and no subscription token is included).
-#[derive(Debug, thiserror::Error)]
+/// signatures are public, and no subscription token is included). `Clone` so that a remembered
+/// failure can be answered again.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SnsError {
     /// Not an SNS message: not JSON, a field missing or of the wrong type, an unknown `Type`.
     #[error("malformed SNS message: {0}")]
@@ -173,15 +252,28 @@ impl axum::response::IntoResponse for SnsError {
 }
 
 /// Verifies SNS messages for a fixed set of topics. Built once at start-up and shared: it holds
-/// the HTTP client and the cache of signing keys.
+/// the HTTP client and what fetching each certificate URL gave.
 pub struct SnsVerifier {
     http: reqwest::Client,
     topic_arns: Vec<String>,
     rule: CertUrlRule,
-    /// Signing keys by certificate URL. A cell is shared by every request that needs the same
-    /// URL, so concurrent first uses make one fetch. The std `Mutex` is only held to look up
-    /// or insert a cell, never across an `.await`.
-    keys: Mutex<HashMap<String, Arc<OnceCell<SigningKey>>>>,
+    /// The outcome of fetching each certificate URL (normalised), a key or a failure. A cell is
+    /// shared by every request that needs the same URL, so concurrent first uses make one
+    /// fetch, and their waiters all get its outcome, failure included. The std `Mutex` is only
+    /// held to look up, insert or evict cells, never across an `.await`.
+    fetched: Mutex<HashMap<String, Arc<OnceCell<Fetched>>>>,
+    /// [`FAILED_FETCH_TTL`] unless a test shortens it.
+    failed_fetch_ttl: Duration,
+}
+
+/// What fetching a certificate URL gave.
+type Fetched = Result<SigningKey, FailedFetch>;
+
+/// A fetch that failed, kept so that the next messages naming its URL get the same answer
+/// without fetching it again until [`SnsVerifier::failed_fetch_ttl`] has passed.
+struct FailedFetch {
+    error: SnsError,
+    at: Instant,
 }
 
 impl std::fmt::Debug for SnsVerifier {
@@ -201,8 +293,16 @@ impl SnsVerifier {
             http,
             topic_arns,
             rule,
-            keys: Mutex::new(HashMap::new()),
+            fetched: Mutex::new(HashMap::new()),
+            failed_fetch_ttl: FAILED_FETCH_TTL,
         }
+    }
+
+    /// Remembers a failed certificate fetch for `ttl` instead of [`FAILED_FETCH_TTL`], so that
+    /// a test can see the next fetch without waiting a minute.
+    pub fn with_failed_fetch_ttl(mut self, ttl: Duration) -> Self {
+        self.failed_fetch_ttl = ttl;
+        self
     }
 
     /// Parses and verifies a raw request body and says what it is.
@@ -224,14 +324,12 @@ impl SnsVerifier {
             return Err(SnsError::BadSignature);
         };
         let version = SignatureVersion::parse(version).ok_or(SnsError::BadSignature)?;
-        if !self.rule.allows(cert_url) {
-            return Err(SnsError::BadCertUrl);
-        }
+        let cert_url = self.rule.cert_url(cert_url).ok_or(SnsError::BadCertUrl)?;
         let signature = BASE64
             .decode(signature)
             .map_err(|_| SnsError::BadSignature)?;
         let signed = envelope.string_to_sign();
-        self.with_key(cert_url, |key| {
+        self.with_key(&cert_url, |key| {
             key.verify(version, signed.as_bytes(), &signature)
         })
         .await?;
@@ -243,9 +341,10 @@ impl SnsVerifier {
     /// [`CertUrlRule::Prefix`]. Call it only with a URL from a verified
     /// [`SnsMessage::SubscriptionConfirmation`].
     pub async fn confirm(&self, subscribe_url: &str) -> Result<(), SnsError> {
-        if !self.rule.allows_subscribe(subscribe_url) {
-            return Err(SnsError::BadCertUrl);
-        }
+        let subscribe_url = self
+            .rule
+            .subscribe_url(subscribe_url)
+            .ok_or(SnsError::BadCertUrl)?;
         // The URL carries the subscription token, so it stays out of the error text.
         let response = self
             .http
@@ -265,40 +364,67 @@ impl SnsVerifier {
     }
 
     /// Runs `check` with the signing key for `url`, fetching it on first use. A failed fetch is
-    /// not kept, so the next message tries again.
+    /// remembered for [`SnsVerifier::failed_fetch_ttl`]: until then its error is the answer.
     async fn with_key(
         &self,
-        url: &str,
+        url: &Url,
         check: impl FnOnce(&SigningKey) -> Result<(), SnsError>,
     ) -> Result<(), SnsError> {
-        let cell = {
-            // A panic elsewhere cannot leave the map half-changed, so a poisoned lock is usable.
-            let mut keys = lock(&self.keys);
-            if keys.len() >= MAX_CACHED_CERTS && !keys.contains_key(url) {
-                keys.clear();
-            }
-            keys.entry(url.to_owned()).or_default().clone()
-        };
-        match cell.get_or_try_init(|| self.fetch_key(url)).await {
+        let cell = self.cell_for(url.as_str());
+        // If the request fetching the key is dropped, the cell stays empty and the next waiter
+        // fetches instead.
+        let fetched = cell
+            .get_or_init(|| async {
+                self.fetch_key(url).await.map_err(|error| {
+                    tracing::warn!(cert_url = %url, %error, "could not fetch the SNS signing certificate; not trying again for a while");
+                    FailedFetch {
+                        error,
+                        at: Instant::now(),
+                    }
+                })
+            })
+            .await;
+        match fetched {
             Ok(key) => check(key),
-            Err(e) => {
-                let mut keys = lock(&self.keys);
-                if keys
-                    .get(url)
-                    .is_some_and(|c| Arc::ptr_eq(c, &cell) && c.get().is_none())
-                {
-                    keys.remove(url);
-                }
-                Err(e)
+            Err(failed) => {
+                tracing::debug!(cert_url = %url, error = %failed.error, "SNS signing certificate fetch failed recently");
+                Err(failed.error.clone())
             }
         }
     }
 
-    async fn fetch_key(&self, url: &str) -> Result<SigningKey, SnsError> {
+    /// The cell for `url`: the one in the cache, unless it holds a failure that is old enough
+    /// to try again, else a new empty one. Keeps the cache within its bounds.
+    fn cell_for(&self, url: &str) -> Arc<OnceCell<Fetched>> {
+        let now = Instant::now();
+        let ttl = self.failed_fetch_ttl;
+        let expired = |cell: &OnceCell<Fetched>| matches!(cell.get(), Some(Err(failed)) if now.duration_since(failed.at) >= ttl);
+        let is_key = |cell: &OnceCell<Fetched>| matches!(cell.get(), Some(Ok(_)));
+        // A panic elsewhere cannot leave the map half-changed, so a poisoned lock is usable.
+        let mut cache = lock(&self.fetched);
+        if let Some(cell) = cache.get(url).filter(|cell| !expired(cell)) {
+            return cell.clone();
+        }
+        cache.retain(|_, cell| !expired(cell));
+        let mut keys = cache.values().filter(|cell| is_key(cell)).count();
+        if keys >= MAX_CACHED_CERTS {
+            cache.retain(|_, cell| !is_key(cell));
+            keys = 0;
+        }
+        // The rest are failures and fetches in flight (whose waiters keep sharing their cell).
+        if cache.len() - keys >= MAX_REMEMBERED_FAILURES {
+            cache.retain(|_, cell| is_key(cell));
+        }
+        let cell = Arc::new(OnceCell::new());
+        cache.insert(url.to_owned(), cell.clone());
+        cell
+    }
+
+    async fn fetch_key(&self, url: &Url) -> Result<SigningKey, SnsError> {
         let fetch_error = |e: reqwest::Error| SnsError::CertFetch(error_chain(&e));
         let mut response = self
             .http
-            .get(url)
+            .get(url.clone())
             .timeout(FETCH_TIMEOUT)
             .send()
             .await
@@ -656,92 +782,408 @@ mod tests {
         }
     }
 
+    /// Each case: a name, the `SigningCertURL`, and the URL that would be fetched (None when
+    /// refused).
     #[test]
-    fn amazon_rule_allows_only_sns_certificates() {
-        let allowed = [
-            "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem",
-            "https://sns.cn-north-1.amazonaws.com.cn/x.pem",
-            "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-abc.pem",
-            "https://SNS.US-EAST-1.AMAZONAWS.COM/SimpleNotificationService-abc.pem",
-            "https://sns.us-east-1.amazonaws.com:443/SimpleNotificationService-abc.pem",
-        ];
-        for url in allowed {
-            assert!(CertUrlRule::AmazonSns.allows(url), "should allow {url}");
-        }
-        let refused = [
+    fn amazon_rule_allows_only_sns_certificates_and_fetches_the_normalised_url() {
+        const PEM: &str = "/SimpleNotificationService-abc.pem";
+        let same = |url: &'static str| (url, Some(url));
+        let cases: Vec<(&str, (&str, Option<&str>))> = vec![
             (
-                "http",
-                "http://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem",
+                "us-east-1",
+                same("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem"),
             ),
             (
-                "host suffix",
-                "https://sns.us-east-1.amazonaws.com.evil.com/x.pem",
+                "eu-west-3",
+                same("https://sns.eu-west-3.amazonaws.com/x.pem"),
             ),
             (
-                "host in path",
-                "https://evil.com/sns.us-east-1.amazonaws.com/x.pem",
+                "ap-southeast-2",
+                same("https://sns.ap-southeast-2.amazonaws.com/x.pem"),
             ),
-            ("no scheme", "evil.com/sns.us-east-1.amazonaws.com/x.pem"),
+            (
+                "ap-southeast-7",
+                same("https://sns.ap-southeast-7.amazonaws.com/x.pem"),
+            ),
+            (
+                "ca-central-1",
+                same("https://sns.ca-central-1.amazonaws.com/x.pem"),
+            ),
+            (
+                "me-south-1",
+                same("https://sns.me-south-1.amazonaws.com/x.pem"),
+            ),
+            (
+                "il-central-1",
+                same("https://sns.il-central-1.amazonaws.com/x.pem"),
+            ),
+            (
+                "mx-central-1",
+                same("https://sns.mx-central-1.amazonaws.com/x.pem"),
+            ),
+            (
+                "us-gov-west-1",
+                same("https://sns.us-gov-west-1.amazonaws.com/x.pem"),
+            ),
+            (
+                "us-iso-east-1",
+                same("https://sns.us-iso-east-1.amazonaws.com/x.pem"),
+            ),
+            (
+                "us-isob-east-1",
+                same("https://sns.us-isob-east-1.amazonaws.com/x.pem"),
+            ),
+            (
+                "cn-north-1 on .com.cn",
+                same("https://sns.cn-north-1.amazonaws.com.cn/x.pem"),
+            ),
+            (
+                "cn-northwest-1 on .com.cn",
+                same("https://sns.cn-northwest-1.amazonaws.com.cn/x.pem"),
+            ),
+            (
+                // Accepted: DNS names are case-insensitive and `Url` lowercases the host, and
+                // the lower-case URL (path untouched) is what is fetched.
+                "upper case, fetched in lower case",
+                (
+                    "HTTPS://SNS.US-EAST-1.AMAZONAWS.COM/SimpleNotificationService-ABC.pem",
+                    Some("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-ABC.pem"),
+                ),
+            ),
+            (
+                "dot segments normalised away",
+                (
+                    "https://sns.us-east-1.amazonaws.com/a/../x.pem",
+                    Some("https://sns.us-east-1.amazonaws.com/x.pem"),
+                ),
+            ),
+            (
+                "S3 bucket sns",
+                ("https://sns.s3.amazonaws.com/x.pem", None),
+            ),
+            (
+                "S3 bucket sns, external-1",
+                ("https://sns.s3-external-1.amazonaws.com/x.pem", None),
+            ),
+            (
+                "S3 bucket sns, regional",
+                ("https://sns.s3.us-east-1.amazonaws.com/x.pem", None),
+            ),
+            (
+                "S3 dash-style",
+                ("https://sns.s3-us-west-2.amazonaws.com/x.pem", None),
+            ),
+            (
+                "sns- prefix",
+                ("https://sns-us-east-1.amazonaws.com/x.pem", None),
+            ),
+            (
+                "sns-fips label",
+                ("https://sns-fips.us-east-1.amazonaws.com/x.pem", None),
+            ),
+            (
+                "%2E between labels",
+                ("https://sns%2Eus-east-1.amazonaws.com/x.pem", None),
+            ),
+            (
+                "%2e in the region",
+                ("https://sns.us-east-1%2eamazonaws.com/x.pem", None),
+            ),
+            (
+                "%2E hiding another host",
+                ("https://sns.us-east-1.amazonaws.com%2Eevil.com/x.pem", None),
+            ),
+            (
+                "%2E making an S3 host",
+                ("https://sns%2Es3.amazonaws.com/x.pem", None),
+            ),
+            (
+                "full-width dot",
+                ("https://sns\u{3002}us-east-1.amazonaws.com/x.pem", None),
+            ),
             (
                 "user info",
-                "https://sns.us-east-1.amazonaws.com@evil.com/x.pem",
+                ("https://user@sns.us-east-1.amazonaws.com/x.pem", None),
             ),
             (
                 "user and password",
-                "https://sns.us-east-1.amazonaws.com:x@evil.com/x.pem",
+                ("https://u:p@sns.us-east-1.amazonaws.com/x.pem", None),
             ),
             (
-                "user on sns host",
-                "https://user@sns.us-east-1.amazonaws.com/x.pem",
+                "sns host as user info",
+                ("https://sns.us-east-1.amazonaws.com@evil.com/x.pem", None),
+            ),
+            (
+                "sns host as user and password",
+                ("https://sns.us-east-1.amazonaws.com:x@evil.com/x.pem", None),
+            ),
+            (
+                "port 443",
+                ("https://sns.us-east-1.amazonaws.com:443/x.pem", None),
+            ),
+            (
+                "port 8443",
+                ("https://sns.us-east-1.amazonaws.com:8443/x.pem", None),
+            ),
+            (
+                "empty port",
+                ("https://sns.us-east-1.amazonaws.com:/x.pem", None),
+            ),
+            ("IPv4 literal", ("https://52.94.0.1/x.pem", None)),
+            ("IPv4 as a number", ("https://878051329/x.pem", None)),
+            ("IPv6 literal", ("https://[2600:1f18::1]/x.pem", None)),
+            (
+                "trailing dot",
+                ("https://sns.us-east-1.amazonaws.com./x.pem", None),
+            ),
+            ("http", ("http://sns.us-east-1.amazonaws.com/x.pem", None)),
+            (
+                "backslashes",
+                ("https:\\\\sns.us-east-1.amazonaws.com/x.pem", None),
+            ),
+            (
+                "leading space",
+                (" https://sns.us-east-1.amazonaws.com/x.pem", None),
+            ),
+            (
+                "tab in the host",
+                ("https://sns.us-east-1.amazon\taws.com/x.pem", None),
+            ),
+            (
+                ".com.cn with a non-cn region",
+                ("https://sns.us-east-1.amazonaws.com.cn/x.pem", None),
+            ),
+            (
+                "cn region on .com",
+                ("https://sns.cn-north-1.amazonaws.com/x.pem", None),
+            ),
+            (
+                "cn suffix without .com",
+                ("https://sns.us-east-1.amazonaws.cn/x.pem", None),
+            ),
+            (
+                "host suffix",
+                ("https://sns.us-east-1.amazonaws.com.evil.com/x.pem", None),
+            ),
+            (
+                "host in path",
+                ("https://evil.com/sns.us-east-1.amazonaws.com/x.pem", None),
+            ),
+            (
+                "no scheme",
+                ("evil.com/sns.us-east-1.amazonaws.com/x.pem", None),
+            ),
+            ("no region", ("https://sns.amazonaws.com/x.pem", None)),
+            (
+                "two-label region",
+                ("https://sns.evil.com.amazonaws.com/x.pem", None),
+            ),
+            (
+                "region of another shape",
+                ("https://sns.evil-1.amazonaws.com/x.pem", None),
+            ),
+            (
+                "unknown direction",
+                ("https://sns.us-up-1.amazonaws.com/x.pem", None),
+            ),
+            (
+                "unknown qualifier",
+                ("https://sns.us-evil-east-1.amazonaws.com/x.pem", None),
+            ),
+            (
+                "three-letter area",
+                ("https://sns.usa-east-1.amazonaws.com/x.pem", None),
+            ),
+            (
+                "region number 0",
+                ("https://sns.us-east-0.amazonaws.com/x.pem", None),
+            ),
+            (
+                "region number 100",
+                ("https://sns.us-east-100.amazonaws.com/x.pem", None),
+            ),
+            (
+                "subdomain",
+                ("https://a.sns.us-east-1.amazonaws.com/x.pem", None),
+            ),
+            (
+                "other service",
+                ("https://sqs.us-east-1.amazonaws.com/x.pem", None),
             ),
             (
                 "not .pem",
-                "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc",
+                (
+                    "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc",
+                    None,
+                ),
             ),
             (
                 "pem in query",
-                "https://sns.us-east-1.amazonaws.com/x?f=.pem",
+                ("https://sns.us-east-1.amazonaws.com/x?f=.pem", None),
             ),
             (
                 "query",
-                "https://sns.us-east-1.amazonaws.com/x.pem?redirect=evil.com",
+                (
+                    "https://sns.us-east-1.amazonaws.com/x.pem?redirect=evil.com",
+                    None,
+                ),
             ),
-            ("fragment", "https://sns.us-east-1.amazonaws.com/x.pem#frag"),
             (
-                "other port",
-                "https://sns.us-east-1.amazonaws.com:8443/x.pem",
+                "fragment",
+                ("https://sns.us-east-1.amazonaws.com/x.pem#frag", None),
             ),
-            ("other service", "https://sqs.us-east-1.amazonaws.com/x.pem"),
-            ("no region", "https://sns.amazonaws.com/x.pem"),
-            (
-                "two-label region",
-                "https://sns.evil.com.amazonaws.com/x.pem",
-            ),
-            ("subdomain", "https://a.sns.us-east-1.amazonaws.com/x.pem"),
-            ("trailing dot", "https://sns.us-east-1.amazonaws.com./x.pem"),
-            ("cn suffix", "https://sns.us-east-1.amazonaws.cn/x.pem"),
-            ("IP address", "https://52.94.0.1/x.pem"),
-            ("loopback", "http://127.0.0.1:8080/x.pem"),
-            ("empty", ""),
+            ("loopback", ("http://127.0.0.1:8080/x.pem", None)),
+            ("empty", ("", None)),
         ];
-        for (name, url) in refused {
-            assert!(!CertUrlRule::AmazonSns.allows(url), "case {name}: {url}");
+        let mut failures = Vec::new();
+        for (name, (url, want)) in &cases {
+            let got = CertUrlRule::AmazonSns.cert_url(url);
+            if got.as_ref().map(Url::as_str) != *want {
+                failures.push(format!("case {name}: {url:?} gave {got:?}, want {want:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        assert!(CertUrlRule::AmazonSns.allows(&format!("https://sns.us-east-1.amazonaws.com{PEM}")));
+    }
+
+    #[test]
+    fn region_shapes() {
+        for region in [
+            "us-east-1",
+            "eu-west-3",
+            "ap-southeast-2",
+            "cn-north-1",
+            "cn-northwest-1",
+            "us-gov-west-1",
+            "us-iso-east-1",
+            "us-isob-east-1",
+            "eu-isoe-west-1",
+            "us-isof-south-1",
+            "ca-central-1",
+            "me-south-1",
+            "il-central-1",
+            "mx-central-1",
+            "ap-southeast-7",
+            "ap-northeast-3",
+            "sa-east-1",
+            "af-south-1",
+        ] {
+            assert!(is_region(region), "case {region}");
+        }
+        for region in [
+            "",
+            "s3",
+            "s3-external-1",
+            "us-east",
+            "us-east-01",
+            "us-east-1a",
+            "us--east-1",
+            "-us-east-1",
+            "us-east-1-",
+            "US-EAST-1",
+            "u1-east-1",
+            "us-gov-iso-east-1",
+            "us-east-١",
+        ] {
+            assert!(!is_region(region), "case {region:?}");
         }
     }
 
     #[test]
     fn amazon_rule_allows_subscribe_urls_on_sns_hosts_only() {
         let rule = CertUrlRule::AmazonSns;
-        assert!(rule.allows_subscribe(
-            "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn&Token=t"
-        ));
-        for url in [
-            "http://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription",
-            "https://sns.us-east-1.amazonaws.com@evil.com/?Action=ConfirmSubscription",
-            "https://evil.com/?Action=ConfirmSubscription&sns.us-east-1.amazonaws.com",
-            "https://sns.us-east-1.amazonaws.com:8443/?Action=ConfirmSubscription",
+        let url =
+            "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn&Token=t";
+        assert_eq!(rule.subscribe_url(url).as_ref().map(Url::as_str), Some(url));
+        for (name, url) in [
+            (
+                "http",
+                "http://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription",
+            ),
+            (
+                "user info",
+                "https://sns.us-east-1.amazonaws.com@evil.com/?Action=ConfirmSubscription",
+            ),
+            (
+                "host in query",
+                "https://evil.com/?Action=ConfirmSubscription&sns.us-east-1.amazonaws.com",
+            ),
+            (
+                "port",
+                "https://sns.us-east-1.amazonaws.com:8443/?Action=ConfirmSubscription",
+            ),
+            (
+                "S3 bucket sns",
+                "https://sns.s3.amazonaws.com/?Action=ConfirmSubscription",
+            ),
+            (
+                "%2E",
+                "https://sns%2Eus-east-1.amazonaws.com/?Action=ConfirmSubscription",
+            ),
         ] {
-            assert!(!rule.allows_subscribe(url), "{url}");
+            assert!(rule.subscribe_url(url).is_none(), "case {name}: {url}");
+        }
+    }
+
+    fn failed() -> Fetched {
+        Err(FailedFetch {
+            error: SnsError::CertFetch("answered 500".into()),
+            at: Instant::now(),
+        })
+    }
+
+    /// A parsed key, from one certificate made once.
+    fn key() -> Fetched {
+        static PEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let pem = PEM.get_or_init(|| {
+            let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+            let cert = rcgen::CertificateParams::new(vec!["sns.test".to_owned()])
+                .unwrap()
+                .self_signed(&pair)
+                .unwrap();
+            cert.pem()
+        });
+        Ok(SigningKey::from_pem(pem.as_bytes()).unwrap())
+    }
+
+    fn verifier() -> SnsVerifier {
+        SnsVerifier::new(reqwest::Client::new(), vec![], CertUrlRule::AmazonSns)
+    }
+
+    #[test]
+    fn a_failure_is_remembered_until_its_time_is_up() {
+        let url = "https://sns.us-east-1.amazonaws.com/x.pem";
+        let remembering = verifier();
+        let cell = remembering.cell_for(url);
+        assert!(cell.set(failed()).is_ok());
+        assert!(Arc::ptr_eq(&cell, &remembering.cell_for(url)), "remembered");
+
+        let forgetting = verifier().with_failed_fetch_ttl(Duration::ZERO);
+        let cell = forgetting.cell_for(url);
+        assert!(cell.set(failed()).is_ok());
+        let again = forgetting.cell_for(url);
+        assert!(!Arc::ptr_eq(&cell, &again), "tried again");
+        assert!(again.get().is_none());
+        assert_eq!(lock(&forgetting.fetched).len(), 1);
+    }
+
+    #[test]
+    fn remembered_failures_are_bounded_and_never_push_out_a_key() {
+        let verifier = verifier();
+        let good = "https://sns.us-east-1.amazonaws.com/good.pem";
+        let key_cell = verifier.cell_for(good);
+        assert!(key_cell.set(key()).is_ok());
+        for n in 0..10 * MAX_REMEMBERED_FAILURES {
+            let url = format!("https://sns.us-east-1.amazonaws.com/bad-{n}.pem");
+            assert!(verifier.cell_for(&url).set(failed()).is_ok());
+            assert!(lock(&verifier.fetched).len() <= 1 + MAX_REMEMBERED_FAILURES);
+        }
+        assert!(Arc::ptr_eq(&key_cell, &verifier.cell_for(good)), "key kept");
+
+        for n in 0..3 * MAX_CACHED_CERTS {
+            let url = format!("https://sns.us-east-1.amazonaws.com/key-{n}.pem");
+            assert!(verifier.cell_for(&url).set(key()).is_ok());
+            assert!(lock(&verifier.fetched).len() <= MAX_CACHED_CERTS + MAX_REMEMBERED_FAILURES);
         }
     }
 
@@ -749,7 +1191,9 @@ mod tests {
     fn prefix_rule_compares_normalised_urls() {
         let rule = CertUrlRule::Prefix("http://127.0.0.1:4000/certs/".into());
         assert!(rule.allows("http://127.0.0.1:4000/certs/a.pem"));
-        assert!(rule.allows_subscribe("http://127.0.0.1:4000/certs/confirm?Token=t"));
+        assert!(rule
+            .subscribe_url("http://127.0.0.1:4000/certs/confirm?Token=t")
+            .is_some());
         for url in [
             "http://127.0.0.1:4000/certs/../other.pem",
             "http://127.0.0.1:40000/certs/a.pem",
@@ -803,7 +1247,7 @@ mod tests {
         #[test]
         fn no_url_makes_the_rule_panic(url in ".*") {
             let _ = CertUrlRule::AmazonSns.allows(&url);
-            let _ = CertUrlRule::AmazonSns.allows_subscribe(&url);
+            let _ = CertUrlRule::AmazonSns.subscribe_url(&url);
             let _ = CertUrlRule::Prefix("http://127.0.0.1:1/".into()).allows(&url);
         }
     }

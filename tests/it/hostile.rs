@@ -320,7 +320,7 @@ async fn healthz_and_signed_commands_answer_with_300_silent_sockets_open_under_2
         silent.push(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    for _ in 0..5 {
+    for i in 0..5 {
         let (status, took) = tokio::time::timeout(
             Duration::from_secs(2),
             request(
@@ -333,7 +333,8 @@ async fn healthz_and_signed_commands_answer_with_300_silent_sockets_open_under_2
         assert_eq!(status, "HTTP/1.1 200 OK");
         assert!(took < Duration::from_secs(1), "/healthz took {took:?}");
 
-        let body = command_form("help", "http://127.0.0.1:9/response", "U1");
+        // A request of its own each time (the same signed request again would be a replay).
+        let body = command_form("help", &format!("http://127.0.0.1:9/response/{i}"), "U1");
         let ts = chrono::Utc::now().timestamp();
         let signed = format!(
             "POST /slack/commands HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\

@@ -586,3 +586,39 @@ mod sns {
         assert!(app.slack.posts().is_empty());
     }
 }
+
+#[tokio::test]
+async fn unknown_event_names_add_one_metric_label_value_not_one_each() {
+    let app = spawn_notifier(Options {
+        notify: Some(NotifyOptions {
+            post_interval: Duration::ZERO,
+            ..NotifyOptions::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    for n in 0..100 {
+        let mut record = fixture("cloudtrail-cancel-agreement.json");
+        record["eventName"] = json!(format!("SomeFutureAgreementCall{n}"));
+        record["eventID"] = json!(format!("unknown-{n}"));
+        let event = via_eventbridge(record, &format!("eb-unknown-{n}"));
+        let (status, _, body) = app.send_event(&event).await;
+        assert_eq!(status, 200, "event {n}: {body}");
+    }
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let kinds: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("marketplace_activity_events_total{kind=\""))
+        .filter_map(|rest| rest.split_once('"').map(|(kind, _)| kind))
+        .collect();
+    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["other"], "{text}");
+    assert!(!text.contains("SomeFutureAgreementCall"), "{text}");
+}

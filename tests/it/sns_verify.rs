@@ -301,16 +301,55 @@ async fn confirmations_are_signed_over_their_own_fields() {
 }
 
 #[tokio::test]
-async fn a_failing_certificate_host_is_a_transient_503_and_is_not_cached() {
+async fn a_failed_certificate_fetch_is_remembered_not_repeated_for_each_message() {
     let (sns, verifier) = start().await;
+    sns.fail_cert_with(500);
+    for n in 0..2 {
+        let envelope = sns.notification(TOPIC, &format!("message {n}"));
+        let error = verify(&verifier, &envelope).await.unwrap_err();
+        assert_eq!(reason(&error), "CertFetch", "message {n}: {error}");
+        assert_eq!(error.status().as_u16(), 503, "message {n}");
+    }
+    assert_eq!(sns.cert_fetches(), 1, "two messages in a row, one fetch");
+
+    // A flood of concurrent messages naming the same URL shares the remembered failure.
+    let verifier = Arc::new(verifier);
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let verifier = verifier.clone();
+        let envelope = sns.notification(TOPIC, &format!("flood {n}"));
+        tasks.spawn(async move { verify(&verifier, &envelope).await });
+    }
+    while let Some(result) = tasks.join_next().await {
+        assert_eq!(reason(&result.unwrap().unwrap_err()), "CertFetch");
+    }
+    assert_eq!(sns.cert_fetches(), 1);
+
+    // Within the minute, even a recovered host is not asked again: the 503 makes SNS deliver
+    // the message later.
+    sns.serve_cert();
+    let error = verify(&verifier, &sns.notification(TOPIC, EVENT))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&error), "CertFetch", "{error}");
+    assert_eq!(sns.cert_fetches(), 1);
+}
+
+#[tokio::test]
+async fn a_remembered_failure_is_tried_again_once_its_time_is_up() {
+    let (sns, _) = start().await;
+    let ttl = std::time::Duration::from_millis(50);
+    let verifier = verifier_for(&sns).with_failed_fetch_ttl(ttl);
     sns.fail_cert_with(500);
     let envelope = sns.notification(TOPIC, EVENT);
     let error = verify(&verifier, &envelope).await.unwrap_err();
     assert_eq!(reason(&error), "CertFetch", "{error}");
     assert_eq!(error.status().as_u16(), 503);
 
-    // SNS delivers again later; by then the host has recovered, and the failure was not kept.
+    // SNS delivers again later; by then the host has recovered and the failure is forgotten.
     sns.serve_cert();
+    tokio::time::sleep(ttl * 2).await;
+    verify(&verifier, &envelope).await.unwrap();
     verify(&verifier, &envelope).await.unwrap();
     assert_eq!(sns.cert_fetches(), 2);
 }

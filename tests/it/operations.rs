@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
+use marketplace_activity::slack::signature::sign;
 use serde_json::json;
 
 fn metric(text: &str, name_and_labels: &str) -> f64 {
@@ -446,4 +447,143 @@ fn healthcheck_exits_zero_only_when_the_server_answers() {
         .status()
         .unwrap();
     assert!(!down.success());
+}
+
+/// Stops the process with SIGTERM and returns everything it wrote to stderr. The log is read
+/// while the process runs (a full pipe would block a verbose process).
+fn stop_and_read_log(running: &mut Running) -> String {
+    let mut stderr = running.child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut log = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+        log
+    });
+    signal(&running.child, "TERM");
+    wait_exit(&mut running.child, Duration::from_secs(20));
+    reader.join().unwrap()
+}
+
+/// Input with a newline and a terminal escape, on every route, with the pretty log format:
+/// no raw control character reaches the log or an answer's body, and no forged line appears.
+#[tokio::test]
+async fn control_characters_from_outside_never_reach_a_log_line_or_a_body() {
+    const FORGED: &str = "\n2026-12-06T00:00:00.000000Z ERROR forged: all good\u{1b}[2J";
+    let mut running = tokio::task::spawn_blocking(|| {
+        serve(&[
+            ("LOG_FORMAT", "pretty"),
+            ("RUST_LOG", "debug"),
+            ("EVENTS_API_KEY", EVENTS_KEY),
+            (
+                "SNS_TOPIC_ARNS",
+                "arn:aws:sns:us-east-1:111122223333:marketplace",
+            ),
+            ("SLACK_BOT_TOKEN", "xoxb-test"),
+            ("SLACK_CHANNEL", "C0NOTIFY"),
+            ("SLACK_API_URL", "http://127.0.0.1:9/api"),
+        ])
+    })
+    .await
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", running.port);
+    let http = reqwest::Client::new();
+    let mut bodies = Vec::new();
+    let sns = json!({"Type": format!("Notification{FORGED}"), "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:111122223333:marketplace", "Message": "{}", "Timestamp": "2026-12-06T00:00:00Z", "SignatureVersion": "1", "Signature": "x", "SigningCertURL": "https://sns.us-east-1.amazonaws.com/a.pem"});
+    let event = json!({"version": "0", "id": format!("e{FORGED}"), "detail-type": format!("Thing{FORGED}"), "source": format!("aws.x{FORGED}"), "account": "1", "time": "2026-12-06T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    let requests = [
+        http.post(format!("{base}/events/sns"))
+            .body(sns.to_string()),
+        http.post(format!("{base}/events"))
+            .header("x-api-key", EVENTS_KEY)
+            .body(event.to_string()),
+        http.post(format!("{base}/events"))
+            .body(format!("not json{FORGED}")),
+        http.post(format!("{base}/slack/commands"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", "1")
+            .body(format!("text=7d{FORGED}")),
+    ];
+    for request in requests {
+        let resp = request.send().await.unwrap();
+        bodies.push(resp.text().await.unwrap());
+    }
+    let log = tokio::task::spawn_blocking(move || stop_and_read_log(&mut running))
+        .await
+        .unwrap();
+    for body in &bodies {
+        assert!(
+            !body.chars().any(|c| c.is_control() && c != '\n'),
+            "{body:?}"
+        );
+        assert!(
+            !body.contains("forged: all good\n") && !body.contains('\u{1b}'),
+            "{body:?}"
+        );
+    }
+    assert!(
+        !log.contains('\u{1b}'),
+        "no escape sequence in the log: {log}"
+    );
+    assert!(
+        !log.lines()
+            .any(|l| l.starts_with("2026-12-06T00:00:00.000000Z ERROR forged")),
+        "no forged line: {log}"
+    );
+    assert!(log.contains("refused SNS message"), "{log}");
+}
+
+/// A `response_url` that can't be reached: the failure is logged without any part of the URL
+/// (it lets anyone post into the conversation for 30 minutes), even at the trace level.
+#[tokio::test]
+async fn a_failing_response_url_leaves_no_trace_of_it_in_the_log() {
+    let cloudtrail = FakeAws::start().await;
+    let endpoint = cloudtrail.url.clone();
+    let mut running = tokio::task::spawn_blocking(move || {
+        serve(&[
+            ("LOG_FORMAT", "json"),
+            ("RUST_LOG", "trace"),
+            ("AWS_ENDPOINT_URL", &endpoint),
+        ])
+    })
+    .await
+    .unwrap();
+    let mut stderr = running.child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut log = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+        log
+    });
+    let secret_part = "T0001/1234567890/zQ9SeCrEtPaRt";
+    // A lookup (a fake CloudTrail with nothing in it): its answer goes to the URL, which
+    // refuses; SIGTERM then waits for that answer's attempts to end.
+    let body = command_form(
+        "7d",
+        &format!("http://127.0.0.1:9/commands/{secret_part}"),
+        "U1",
+    );
+    let ts = chrono::Utc::now().timestamp();
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/slack/commands", running.port))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", sign(SECRET, ts, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let log = tokio::task::spawn_blocking(move || {
+        signal(&running.child, "TERM");
+        wait_exit(&mut running.child, Duration::from_secs(20));
+        reader.join().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        log.contains("could not deliver the answer to response_url"),
+        "the failure is logged: {}",
+        &log[log.len().saturating_sub(3000)..]
+    );
+    for part in ["zQ9SeCrEtPaRt", "1234567890", "127.0.0.1:9/commands"] {
+        assert!(!log.contains(part), "{part} in the log");
+    }
 }

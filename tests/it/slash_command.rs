@@ -523,3 +523,64 @@ async fn a_flood_of_commands_is_bounded_not_queued_without_end() {
         "{ack}"
     );
 }
+
+#[tokio::test]
+async fn a_replayed_command_is_refused_and_looks_nothing_up() {
+    let mut app = spawn_app(Options::default()).await;
+    let body = command_form("7d", &app.slack.response_url("once"), "U0001");
+    let now = Utc::now().timestamp();
+    assert_eq!(app.post_signed(&body, now).await.status(), 200);
+    app.slack.wait_for(1, Duration::from_secs(10)).await;
+    let lookups = app.cloudtrail.calls().len();
+    for _ in 0..3 {
+        assert_eq!(
+            app.post_signed(&body, now).await.status(),
+            401,
+            "the same signed request again is a replay"
+        );
+    }
+    app.shutdown().await;
+    assert_eq!(
+        app.cloudtrail.calls().len(),
+        lookups,
+        "no lookup for a replay"
+    );
+    assert_eq!(app.slack.received().len(), 1, "one answer");
+}
+
+#[tokio::test]
+async fn signed_forms_that_are_not_slash_commands_are_refused_without_a_lookup() {
+    let mut app = spawn_app(Options::default()).await;
+    let now = Utc::now().timestamp();
+    let shortcut = serde_urlencoded::to_string([(
+        "payload",
+        r#"{"type":"shortcut","callback_id":"x","trigger_id":"1.2","user":{"id":"U0001"},"team":{"id":"T0001"}}"#,
+    )])
+    .unwrap();
+    let no_command = serde_urlencoded::to_string([
+        ("team_id", "T0001"),
+        ("user_id", "U0001"),
+        ("text", "7d"),
+        ("response_url", &app.slack.response_url("x")),
+    ])
+    .unwrap();
+    let no_response_url =
+        serde_urlencoded::to_string([("command", "/marketplace-activity"), ("text", "7d")])
+            .unwrap();
+    for (name, body) in [
+        ("shortcut payload", shortcut),
+        ("no command", no_command),
+        ("no response_url", no_response_url),
+    ] {
+        let resp = app.post_signed(&body, now).await;
+        assert_eq!(resp.status(), 400, "case {name}");
+        let text = resp.text().await.unwrap();
+        assert!(
+            text.starts_with("not a slash command"),
+            "case {name}: {text}"
+        );
+    }
+    app.shutdown().await;
+    assert!(app.cloudtrail.calls().is_empty());
+    assert!(app.slack.received().is_empty());
+}

@@ -32,6 +32,10 @@ pub enum Unavailable {
     AccessDenied,
     TimedOut,
     Failed,
+    /// `GetAgreementTerms` was denied: the role lacks `aws-marketplace:GetAgreementTerms`.
+    TermsDenied,
+    /// No such agreement for this account.
+    NotFound,
 }
 
 impl Unavailable {
@@ -39,6 +43,9 @@ impl Unavailable {
         match err {
             SdkError::ServiceError(e) if e.err().code() == Some("AccessDeniedException") => {
                 Self::AccessDenied
+            }
+            SdkError::ServiceError(e) if e.err().code() == Some("ResourceNotFoundException") => {
+                Self::NotFound
             }
             SdkError::TimeoutError(_) => Self::TimedOut,
             SdkError::DispatchFailure(d) if d.is_timeout() => Self::TimedOut,
@@ -51,11 +58,102 @@ impl Unavailable {
             Self::AccessDenied => "agreement details unavailable: the app's role needs aws-marketplace:DescribeAgreement",
             Self::TimedOut => "agreement details unavailable: the Marketplace Agreement API did not answer in time",
             Self::Failed => "agreement details unavailable: the Marketplace Agreement API returned an error (see the app's log)",
+            Self::TermsDenied => "agreement terms unavailable: the app's role needs aws-marketplace:GetAgreementTerms",
+            Self::NotFound => "the Marketplace Agreement API does not know this agreement in this account",
         }
     }
 }
 
 pub use crate::domain::Ending;
+use crate::domain::{AgreementTerms, Charge, Price, PriceBasis};
+
+/// Adds what one accepted term says to `terms`. Terms the app doesn't show (legal, support,
+/// free trial, BYOL…) are left out.
+fn add_term(terms: &mut AgreementTerms, term: &aws_sdk_marketplaceagreement::types::AcceptedTerm) {
+    use aws_sdk_marketplaceagreement::types::AcceptedTerm as T;
+    let date = |t: Option<&aws_smithy_types::DateTime>| {
+        t.and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
+    };
+    let mut currency = |c: Option<&str>| {
+        if terms.currency.is_none() {
+            terms.currency = c.map(str::to_owned);
+        }
+    };
+    match term {
+        T::UsageBasedPricingTerm(t) => {
+            currency(t.currency_code());
+            for item in t.rate_cards().iter().flat_map(|c| c.rate_card()) {
+                if let (Some(dimension), Some(amount)) = (item.dimension_key(), item.price()) {
+                    terms.prices.push(Price {
+                        dimension: dimension.to_owned(),
+                        amount: amount.to_owned(),
+                        basis: PriceBasis::Usage,
+                        quantity: None,
+                    });
+                }
+            }
+        }
+        T::ConfigurableUpfrontPricingTerm(t) => {
+            currency(t.currency_code());
+            let bought = t
+                .configuration()
+                .map(|c| c.dimensions())
+                .unwrap_or_default();
+            for item in t.rate_cards().iter().flat_map(|c| c.rate_card()) {
+                if let (Some(dimension), Some(amount)) = (item.dimension_key(), item.price()) {
+                    let quantity = bought
+                        .iter()
+                        .find(|d| d.dimension_key() == dimension)
+                        .map(|d| d.dimension_value());
+                    terms.prices.push(Price {
+                        dimension: dimension.to_owned(),
+                        amount: amount.to_owned(),
+                        basis: PriceBasis::Upfront,
+                        quantity,
+                    });
+                }
+            }
+        }
+        T::RecurringPaymentTerm(t) => {
+            currency(t.currency_code());
+            if let Some(amount) = t.price() {
+                terms.prices.push(Price {
+                    dimension: t.billing_period().unwrap_or("each period").to_owned(),
+                    amount: amount.to_owned(),
+                    basis: PriceBasis::Recurring,
+                    quantity: None,
+                });
+            }
+        }
+        T::FixedUpfrontPricingTerm(t) => {
+            currency(t.currency_code());
+            if let Some(amount) = t.price() {
+                terms.schedule.push(Charge {
+                    date: None,
+                    amount: amount.to_owned(),
+                });
+            }
+        }
+        T::PaymentScheduleTerm(t) => {
+            currency(t.currency_code());
+            for item in t.schedule() {
+                if let Some(amount) = item.charge_amount() {
+                    terms.schedule.push(Charge {
+                        date: date(item.charge_date()),
+                        amount: amount.to_owned(),
+                    });
+                }
+            }
+        }
+        T::RenewalTerm(t) => {
+            terms.auto_renew = t.configuration().map(|c| c.enable_auto_renew());
+        }
+        T::ValidityTerm(t) => {
+            terms.duration = t.agreement_duration().map(str::to_owned);
+        }
+        _ => {}
+    }
+}
 
 #[derive(Clone)]
 enum Entry {
@@ -229,6 +327,51 @@ impl Agreements {
         }
         ending.sort_by_key(|e| e.ends);
         (ending, failed)
+    }
+
+    /// Everything known about one agreement, for a "Details" click: its description
+    /// (DescribeAgreement, cached) and its accepted terms (GetAgreementTerms, all pages).
+    pub async fn details(
+        &self,
+        id: &AgreementId,
+        account_id: Option<&str>,
+        budget: Duration,
+    ) -> Result<(AgreementFacts, AgreementTerms), Unavailable> {
+        let mut one = [Activity::placeholder_for(id.clone(), account_id)];
+        if let Some(why) = self.enrich(&mut one, budget).await {
+            return Err(why);
+        }
+        let [activity] = one;
+        let client = self.client_for(account_id).ok_or(Unavailable::Failed)?;
+        let _permit = self.limit.acquire().await;
+        let mut terms = AgreementTerms::default();
+        let mut next: Option<String> = None;
+        for _page in 0..10 {
+            let call = client
+                .get_agreement_terms()
+                .agreement_id(id.as_str())
+                .set_next_token(next.take())
+                .send();
+            let out = match tokio::time::timeout(budget, call).await {
+                Err(_) => return Err(Unavailable::TimedOut),
+                Ok(Err(err)) => {
+                    tracing::warn!(agreement_id = %id, error = %DisplayErrorContext(&err), "GetAgreementTerms failed");
+                    return Err(match Unavailable::from_sdk(&err) {
+                        Unavailable::AccessDenied => Unavailable::TermsDenied,
+                        other => other,
+                    });
+                }
+                Ok(Ok(out)) => out,
+            };
+            for term in out.accepted_terms() {
+                add_term(&mut terms, term);
+            }
+            match out.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => break,
+            }
+        }
+        Ok((activity.facts, terms))
     }
 
     async fn fetch(&self, id: &AgreementId, account_id: Option<&str>) {

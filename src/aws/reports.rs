@@ -2,12 +2,18 @@
 //! `query` and the demo): look up the window, build the report (filter, refine, count), group
 //! it by account when there are several, and add agreement details within a budget.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use super::agreements::{Agreements, Ending, Unavailable};
 use super::ActivitySource;
+use crate::domain::Fetched;
 use crate::domain::{Account, Filter, TimeWindow};
 use crate::report::Report;
+use crate::sync::lock;
 
 /// What a report may spend: the lookup's time limit (none for a terminal, which can wait) and
 /// how long agreement details may hold the answer up.
@@ -27,11 +33,56 @@ pub struct TimedOut(pub Duration);
 pub struct Reporter {
     source: ActivitySource,
     agreements: Option<Agreements>,
+    recent: Arc<Mutex<VecDeque<Recent>>>,
+}
+
+/// How long a lookup is reused, so paging through one answer asks CloudTrail once.
+const RECENT_FOR: Duration = Duration::from_secs(5 * 60);
+/// Lookups kept at once; the oldest goes first.
+const RECENT_KEPT: usize = 32;
+
+/// A lookup that answered without failures, kept for [`RECENT_FOR`].
+struct Recent {
+    key: (DateTime<Utc>, DateTime<Utc>, Option<String>),
+    at: Instant,
+    fetched: Fetched,
 }
 
 impl Reporter {
     pub fn new(source: ActivitySource, agreements: Option<Agreements>) -> Self {
-        Self { source, agreements }
+        Self {
+            source,
+            agreements,
+            recent: Arc::default(),
+        }
+    }
+
+    /// The activities in `window` (from every account, or the one `account` names): a
+    /// complete lookup of the same window in the last few minutes, else a new one.
+    async fn lookup(&self, window: &TimeWindow, account: Option<&str>) -> Fetched {
+        let key = (window.start, window.end, account.map(str::to_owned));
+        {
+            let mut recent = lock(&self.recent);
+            recent.retain(|r| r.at.elapsed() < RECENT_FOR);
+            if let Some(hit) = recent.iter().find(|r| r.key == key) {
+                let mut fetched = hit.fetched.clone();
+                fetched.calls = 0;
+                return fetched;
+            }
+        }
+        let fetched = self.source.lookup(window, account).await;
+        if fetched.failures.is_empty() {
+            let mut recent = lock(&self.recent);
+            if recent.len() >= RECENT_KEPT {
+                recent.pop_front();
+            }
+            recent.push_back(Recent {
+                key,
+                at: Instant::now(),
+                fetched: fetched.clone(),
+            });
+        }
+        fetched
     }
 
     pub fn source(&self) -> &ActivitySource {
@@ -56,7 +107,7 @@ impl Reporter {
         budget: Budget,
     ) -> Result<Report, TimedOut> {
         let started = Instant::now();
-        let lookup = self.source.lookup(&window, account);
+        let lookup = self.lookup(&window, account);
         let fetched = match budget.lookup {
             Some(limit) => tokio::time::timeout(limit, lookup)
                 .await
@@ -90,7 +141,7 @@ impl Reporter {
     /// could not be asked. Empty when there is no Agreement API (the demo).
     pub async fn ending_before(
         &self,
-        before: chrono::DateTime<chrono::Utc>,
+        before: DateTime<Utc>,
     ) -> Option<(Vec<Ending>, Vec<(String, Unavailable)>)> {
         Some(self.agreements.as_ref()?.ending_before(before).await)
     }

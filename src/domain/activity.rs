@@ -7,8 +7,22 @@ use serde::{Deserialize, Serialize};
 
 /// An AWS Marketplace agreement id (`agmt-…`). Parsed, so a filter or a record can't carry junk.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct AgreementId(String);
+
+impl TryFrom<String> for AgreementId {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw).ok_or_else(|| "not an agreement id (agmt-…)".to_owned())
+    }
+}
+
+impl From<AgreementId> for String {
+    fn from(id: AgreementId) -> Self {
+        id.0
+    }
+}
 
 impl AgreementId {
     /// Accepts `agmt-` followed by 1..=64 ASCII letters or digits (real ids are 25 lower-case
@@ -350,6 +364,29 @@ pub struct Activity {
 }
 
 impl Activity {
+    /// No event, just an agreement (and the account that holds it): what a "Details" click
+    /// knows before the Agreement API is asked.
+    pub fn placeholder_for(agreement: AgreementId, account_id: Option<&str>) -> Self {
+        Self {
+            event_id: String::new(),
+            event_name: String::new(),
+            kind: ActivityKind::Other(String::new()),
+            outcome: Outcome::Succeeded,
+            agreement_id: Some(agreement),
+            agreement_request_id: None,
+            intent: None,
+            actor: Actor::Unknown,
+            account_id: account_id.map(str::to_owned),
+            account_alias: None,
+            region: String::new(),
+            time: DateTime::<Utc>::UNIX_EPOCH,
+            source_ip: None,
+            user_agent: None,
+            origin: Origin::CloudTrail,
+            facts: AgreementFacts::default(),
+        }
+    }
+
     /// An `AcceptAgreementRequest` record doesn't say whether it bought something new or
     /// changed an existing agreement; the `CreateAgreementRequest` of the same request id does
     /// (its `intent`: NEW, AMEND, REPLACE, RENEW). An accepted purchase takes that intent; any

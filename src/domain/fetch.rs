@@ -7,7 +7,7 @@ use super::{Account, Activity, AgreementId};
 
 /// What a lookup found: activities newest first, records that could not be read, and the
 /// regions that failed (each with why).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Fetched {
     pub activities: Vec<Activity>,
     /// Records skipped because they could not be parsed.

@@ -9,6 +9,7 @@ mod account;
 mod activity;
 mod command;
 mod fetch;
+mod terms;
 mod window;
 
 pub use account::{names_account, Account};
@@ -17,6 +18,7 @@ pub use activity::{
 };
 pub use command::{Command, CommandError, Filter, Query, USAGE};
 pub use fetch::{Ending, Failure, Fetched, LookupError};
+pub use terms::{AgreementTerms, Charge, Price, PriceBasis};
 pub use window::{
     Period, PeriodUnit, TimeWindow, WindowError, WindowKind, WindowSpec, CLOUDTRAIL_RETENTION_DAYS,
 };

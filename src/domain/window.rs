@@ -1,6 +1,6 @@
 //! The time window a report covers, and how CloudTrail's 90-day retention bounds it.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, SubsecRound as _, Utc};
 use serde::Serialize;
 
 /// CloudTrail event history keeps management events this long.
@@ -56,7 +56,8 @@ pub struct TimeWindow {
 
 /// The shape of a window's label: "last 7 days", "since 2026-11-01", "on 2026-11-01", or
 /// "2026-11-01 to 2026-11-15".
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum WindowKind {
     #[default]
     Last,
@@ -129,6 +130,8 @@ impl WindowSpec {
 
     /// The window without CloudTrail's retention rule, for archived trail logs read from a file.
     pub fn resolve_unbounded(self, now: DateTime<Utc>) -> Result<TimeWindow, WindowError> {
+        // Whole seconds, as CloudTrail's times are and as a page button carries the window.
+        let now = now.trunc_subsecs(0);
         let (start, end, label, kind) = match self {
             Self::LastHours(h) => (
                 now - Duration::hours(i64::from(h)),

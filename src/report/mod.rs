@@ -22,7 +22,7 @@ pub struct Counts {
     pub other: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub window: TimeWindow,
     #[serde(skip)]
@@ -103,6 +103,16 @@ impl Report {
             by_account,
             details_unavailable: None,
         }
+    }
+
+    /// The same report showing only the activities in `range` (one page of it); counts and
+    /// caveats stay those of the whole report.
+    pub fn page(&self, range: std::ops::Range<usize>) -> Self {
+        let mut page = self.clone();
+        let end = range.end.min(page.activities.len());
+        let start = range.start.min(end);
+        page.activities = page.activities.drain(start..end).collect();
+        page
     }
 
     /// The report split by account (alias, then id), each with its own failures. Accounts

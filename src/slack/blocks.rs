@@ -23,6 +23,10 @@ pub struct Message {
     pub text: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub blocks: Vec<Block>,
+    /// For `response_url`: `true` replaces the message a button was clicked in (a page),
+    /// `false` adds a new one (details for the person who clicked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replace_original: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -38,6 +42,15 @@ impl Message {
             response_type,
             text: truncate(text, MAX_FALLBACK_TEXT),
             blocks,
+            replace_original: None,
+        }
+    }
+
+    /// The same message, replacing the one a button was clicked in (`true`) or not.
+    pub fn replacing_original(self, replace: bool) -> Self {
+        Self {
+            replace_original: Some(replace),
+            ..self
         }
     }
 
@@ -56,6 +69,9 @@ pub enum Block {
         text: Text,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         fields: Vec<Text>,
+        /// A button beside the text.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        accessory: Option<Button>,
     },
     Context {
         elements: Vec<Text>,
@@ -73,13 +89,55 @@ pub enum Text {
     Mrkdwn { text: String },
 }
 
+/// A button: a link (Slack still sends the click, which is acknowledged and nothing more) or an
+/// action whose `value` carries everything its handler needs (so any replica can serve it).
+/// See <https://api.slack.com/reference/block-kit/block-elements#button>.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Button {
     #[serde(rename = "type")]
     kind: &'static str,
     text: Text,
-    url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
     action_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+}
+
+/// Slack's limits on a button: `value` and `url` up to 2,000 characters, `action_id` 255.
+pub const MAX_BUTTON_VALUE: usize = 2000;
+
+impl Button {
+    pub fn link(label: &str, url: &str, action_id: &str) -> Self {
+        Self {
+            kind: "button",
+            text: Text::plain(label, MAX_BUTTON_TEXT),
+            url: Some(url.to_owned()),
+            action_id: action_id.to_owned(),
+            value: None,
+        }
+    }
+
+    /// An action button. A `value` over Slack's limit would make the whole message invalid,
+    /// so the caller keeps it short (it carries ids and a window, never free text).
+    pub fn action(label: &str, action_id: &str, value: String) -> Self {
+        debug_assert!(value.len() <= MAX_BUTTON_VALUE, "{value}");
+        Self {
+            kind: "button",
+            text: Text::plain(label, MAX_BUTTON_TEXT),
+            url: None,
+            action_id: action_id.to_owned(),
+            value: Some(value),
+        }
+    }
+
+    pub fn action_id(&self) -> &str {
+        &self.action_id
+    }
+
+    pub fn value(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
 }
 
 impl Block {
@@ -97,6 +155,16 @@ impl Block {
         Self::Section {
             text: Text::mrkdwn(mrkdwn, MAX_SECTION_TEXT),
             fields: Vec::new(),
+            accessory: None,
+        }
+    }
+
+    /// A section with a button beside it.
+    pub fn section_with_button(mrkdwn: &str, button: Button) -> Self {
+        Self::Section {
+            text: Text::mrkdwn(mrkdwn, MAX_SECTION_TEXT),
+            fields: Vec::new(),
+            accessory: Some(button),
         }
     }
 
@@ -108,6 +176,7 @@ impl Block {
                 .take(MAX_FIELDS)
                 .map(|f| Text::mrkdwn(f, MAX_FIELD_TEXT))
                 .collect(),
+            accessory: None,
         }
     }
 
@@ -122,21 +191,23 @@ impl Block {
     }
 
     pub fn link_button(label: &str, url: &str, action_id: &str) -> Self {
-        Self::Actions {
-            elements: vec![Button {
-                kind: "button",
-                text: Text::PlainText {
-                    text: truncate(label, MAX_BUTTON_TEXT),
-                    emoji: true,
-                },
-                url: url.to_owned(),
-                action_id: action_id.to_owned(),
-            }],
-        }
+        Self::actions(vec![Button::link(label, url, action_id)])
+    }
+
+    /// A row of buttons.
+    pub fn actions(buttons: Vec<Button>) -> Self {
+        Self::Actions { elements: buttons }
     }
 }
 
 impl Text {
+    fn plain(text: &str, max: usize) -> Self {
+        Self::PlainText {
+            text: truncate(text, max),
+            emoji: true,
+        }
+    }
+
     fn mrkdwn(text: &str, max: usize) -> Self {
         Self::Mrkdwn {
             text: truncate(text, max),

@@ -130,7 +130,7 @@ async fn answer(state: SlackState, command: SlashCommand, query: Query, window: 
         .await;
     let message = match report {
         Ok(report) => {
-            let message = render::report_message(&report, query.share);
+            let message = render::report_page(&report, query.share, &command.text, 0);
             if query.csv && !report.nothing_answered {
                 let export = export_csv(&state, &command, &report).await;
                 render::with_csv_note(message, &export)

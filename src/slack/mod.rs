@@ -4,7 +4,8 @@
 //! - [`request`]: the extractor every Slack route starts with (signature, then form).
 //! - [`signature`]: request signing (v0 HMAC-SHA256), checked on raw bytes first.
 //! - [`command_request`]: the slash command form, parsed into a [`command_request::SlashCommand`].
-//! - [`commands`]: the `/slack/commands` route.
+//! - [`commands`]: the `/slack/commands` route; [`interactions`]: `/slack/interactions`
+//!   (button clicks); [`actions`]: what the buttons carry.
 //! - [`access`]: allow-lists of workspaces, channels and users.
 //! - [`render`]: every word Slack shows; [`blocks`]: typed Block Kit within limits.
 //! - [`response_url`]: delivering the answer; [`retry`]: one retry loop for Slack calls.
@@ -12,9 +13,11 @@
 //!   `auth.test`).
 
 pub mod access;
+pub mod actions;
 pub mod blocks;
 pub mod command_request;
 pub mod commands;
+pub mod interactions;
 pub mod render;
 pub mod request;
 pub mod response_url;
@@ -65,12 +68,16 @@ impl FromRef<SlackState> for request::Verifier {
     }
 }
 
-/// `POST /slack/commands`.
+/// `POST /slack/commands` and `POST /slack/interactions`.
 pub fn router(state: SlackState) -> Router {
     Router::new()
         .route(
             "/slack/commands",
             post(commands::handle).layer(DefaultBodyLimit::max(commands::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/slack/interactions",
+            post(interactions::handle).layer(DefaultBodyLimit::max(interactions::MAX_BODY_BYTES)),
         )
         .with_state(state)
 }

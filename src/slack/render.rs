@@ -2,10 +2,11 @@
 //! and channel notifications. Reports and notifications share [`activity_line`], so both read
 //! as one product. Handlers and jobs decide *what* to say; this module says it.
 
-use super::blocks::{date_token, escape, Block, Message, ResponseType, MAX_BLOCKS};
+use super::actions::{self, DetailsRef, PageRef};
+use super::blocks::{date_token, escape, Block, Button, Message, ResponseType, MAX_BLOCKS};
 use crate::domain::{
-    Account, Activity, ActivityKind, Actor, CommandError, Ending, Origin, TimeWindow, WindowError,
-    USAGE,
+    Account, Activity, ActivityKind, Actor, AgreementFacts, AgreementId, AgreementTerms,
+    CommandError, Ending, Origin, PriceBasis, TimeWindow, WindowError, USAGE,
 };
 use crate::report::{headline, Report};
 
@@ -120,7 +121,7 @@ pub fn report_message(report: &Report, share: bool) -> Message {
     let footer = vec![Block::link_button(
         "Open Marketplace subscriptions",
         CONSOLE_SUBSCRIPTIONS_URL,
-        "open_subscriptions",
+        actions::OPEN_SUBSCRIPTIONS,
     )];
     if report.by_account {
         push_by_account(report, &mut blocks, footer.len());
@@ -138,15 +139,84 @@ pub fn report_message(report: &Report, share: bool) -> Message {
     Message::new(Some(response_type), &report.summary(), blocks)
 }
 
+/// One activity as a section, with a "Details" button when it has an agreement.
+fn activity_block(a: &Activity) -> Block {
+    match details_button(a) {
+        Some(button) => Block::section_with_button(&activity_line(a), button),
+        None => Block::section(&activity_line(a)),
+    }
+}
+
+/// "Details" for an activity's agreement: answered to the clicking person only.
+fn details_button(a: &Activity) -> Option<Button> {
+    let agreement = a.agreement_id.clone()?;
+    let value = actions::encode(&DetailsRef {
+        agreement,
+        account: a.account_id.clone(),
+    });
+    Some(Button::action("Details", actions::DETAILS, value))
+}
+
+/// Activities on one page of an answer (fewer when several accounts each take a heading).
+pub const PAGE_SIZE: usize = 40;
+
+fn page_size(report: &Report) -> usize {
+    if report.by_account {
+        PAGE_SIZE
+            .saturating_sub(2 * report.sections().len())
+            .max(10)
+    } else {
+        PAGE_SIZE
+    }
+}
+
+/// The slash command's answer, one page of it: when the activities don't fit one message, the
+/// page at `offset` (newest first) with its position and "Newer"/"Older" buttons, whose values
+/// say how to build the neighbouring page (see [`PageRef`]).
+pub fn report_page(report: &Report, share: bool, text: &str, offset: usize) -> Message {
+    let size = page_size(report);
+    let total = report.activities.len();
+    let pageable = !report.nothing_answered && text.len() <= actions::MAX_QUERY_TEXT;
+    if !pageable || (total <= size && offset == 0) {
+        return report_message(report, share);
+    }
+    let start = offset.min(total.saturating_sub(1) / size * size);
+    let end = (start + size).min(total);
+    let mut message = report_message(&report.page(start..end), share);
+    let page = |offset| PageRef {
+        window: report.window.clone(),
+        text: text.to_owned(),
+        offset,
+        share,
+    };
+    let mut buttons = Vec::new();
+    if start > 0 {
+        let value = actions::encode(&page(start.saturating_sub(size)));
+        buttons.push(Button::action("Newer", actions::PAGE, value));
+    }
+    if end < total {
+        buttons.push(Button::action(
+            "Older",
+            actions::PAGE,
+            actions::encode(&page(end)),
+        ));
+    }
+    let position = Block::context(&[format!(
+        "Activities {}–{end} of {total}, newest first.",
+        start + 1
+    )]);
+    let at = message.blocks.len().saturating_sub(1);
+    message.blocks.insert(at, Block::actions(buttons));
+    message.blocks.insert(at, position);
+    message.blocks.truncate(MAX_BLOCKS);
+    message
+}
+
 /// Adds the newest events that fit before `limit` blocks (keeping one for "N more").
 fn push_events(events: &[&Activity], blocks: &mut Vec<Block>, limit: usize) {
     let room = limit.saturating_sub(blocks.len() + 1);
     let shown = events.len().min(room);
-    blocks.extend(
-        events[..shown]
-            .iter()
-            .map(|a| Block::section(&activity_line(a))),
-    );
+    blocks.extend(events[..shown].iter().map(|a| activity_block(a)));
     let hidden = events.len() - shown;
     if hidden > 0 {
         blocks.push(Block::context(&[format!(
@@ -404,6 +474,128 @@ fn ending_text(e: &EndingSoon<'_>) -> String {
     )
 }
 
+/// What a "Details" click answers, to the clicking person only: the agreement as the
+/// Marketplace Agreement API describes it and the terms accepted.
+pub fn agreement_details(
+    id: &AgreementId,
+    account: Option<&str>,
+    facts: &AgreementFacts,
+    terms: &AgreementTerms,
+) -> Message {
+    let mut fields = Vec::new();
+    let product = match (&facts.product_title, &facts.product_id) {
+        (Some(title), _) => escape(title),
+        (None, Some(product)) => format!("`{}`", escape(product)),
+        (None, None) => "not said".into(),
+    };
+    fields.push(format!("*Product*\n{product}"));
+    let seller = match (&facts.seller_name, &facts.seller_account) {
+        (Some(name), _) => escape(name),
+        (None, Some(account)) => format!("account {}", escape(account)),
+        (None, None) => "not said".into(),
+    };
+    fields.push(format!("*Seller*\n{seller}"));
+    if let Some(offer) = facts.offer_name.as_ref().or(facts.offer_id.as_ref()) {
+        fields.push(format!("*Offer*\n{}", escape(offer)));
+    }
+    if let Some(status) = &facts.status {
+        fields.push(format!("*Status*\n{}", escape(status)));
+    }
+    if let (Some(start), Some(end)) = (facts.starts, facts.ends) {
+        fields.push(format!(
+            "*Term*\n{} to {}",
+            start.format("%Y-%m-%d"),
+            end.format("%Y-%m-%d")
+        ));
+    }
+    if let Some(renews) = terms.auto_renew {
+        let renewal = if renews {
+            "renews by itself"
+        } else {
+            "does not renew by itself"
+        };
+        fields.push(format!("*Auto-renewal*\n{renewal}"));
+    }
+    if let Some(value) = money(facts) {
+        fields.push(format!("*Estimated value*\n{value}"));
+    }
+    if let Some(account) = account {
+        fields.push(format!("*Account*\n{}", escape(account)));
+    }
+    let mut blocks = vec![
+        Block::header(&format!("Agreement {id}")),
+        Block::section_with_fields(&format!("*{product}* from *{seller}*"), &fields),
+    ];
+    let currency = terms.currency.as_deref().map(escape).unwrap_or_default();
+    if !terms.prices.is_empty() {
+        let lines: Vec<String> = terms
+            .prices
+            .iter()
+            .take(30)
+            .map(|p| {
+                let amount = format!("{} {currency}", escape(&p.amount));
+                let dimension = escape(&p.dimension);
+                match (p.basis, p.quantity) {
+                    (PriceBasis::Usage, _) => format!("• `{dimension}`: {amount} per unit used"),
+                    (PriceBasis::Upfront, Some(q)) => {
+                        format!("• `{dimension}`: {q} × {amount} up front")
+                    }
+                    (PriceBasis::Upfront, None) => format!("• `{dimension}`: {amount} up front"),
+                    (PriceBasis::Recurring, _) => format!("• {amount} every {dimension}"),
+                }
+            })
+            .collect();
+        blocks.push(Block::section(&format!("*Pricing*\n{}", lines.join("\n"))));
+    }
+    if !terms.schedule.is_empty() {
+        let lines: Vec<String> = terms
+            .schedule
+            .iter()
+            .take(24)
+            .map(|c| match c.date {
+                Some(date) => format!(
+                    "• {}: {} {currency}",
+                    date.format("%Y-%m-%d"),
+                    escape(&c.amount)
+                ),
+                None => format!("• up front: {} {currency}", escape(&c.amount)),
+            })
+            .collect();
+        blocks.push(Block::section(&format!(
+            "*Payment schedule*\n{}",
+            lines.join("\n")
+        )));
+    }
+    if terms.is_empty() {
+        blocks.push(Block::context(&[
+            "The Agreement API lists no pricing or renewal terms for this agreement.".to_owned(),
+        ]));
+    }
+    if let Some(duration) = &terms.duration {
+        blocks.push(Block::context(&[format!(
+            "Agreement duration: {}",
+            escape(duration)
+        )]));
+    }
+    blocks.push(Block::link_button(
+        "Open Marketplace subscriptions",
+        CONSOLE_SUBSCRIPTIONS_URL,
+        actions::OPEN_SUBSCRIPTIONS,
+    ));
+    Message::ephemeral(&format!("Agreement {id}: {product} from {seller}"), blocks)
+        .replacing_original(false)
+}
+
+/// A "Details" click that could not be answered: why, and what to fix.
+pub fn details_unavailable(id: &AgreementId, why: &str) -> Message {
+    error_message(&format!("Details of `{id}`: {why}.")).replacing_original(false)
+}
+
+/// A page that could not be built again (the lookup failed or took too long).
+pub fn page_unavailable(why: &str) -> Message {
+    error_message(why).replacing_original(false)
+}
+
 pub fn refused() -> Message {
     error_message(
         "Sorry, this workspace, channel or user isn't allowed to use `/marketplace-activity`. Ask the app's admins to add you.",
@@ -480,7 +672,10 @@ fn quiet_notification(a: &Activity, note: Option<&str>) -> Notification {
         (None, actor) => format!(" by {actor}"),
     };
     let text = format!("{}{subject}", headline(a));
-    let mut blocks = vec![Block::section(&line)];
+    let mut blocks = vec![match details_button(a) {
+        Some(button) => Block::section_with_button(&line, button),
+        None => Block::section(&line),
+    }];
     if let Some(n) = note {
         blocks.push(Block::context(&[format!("Some {n}.")]));
     }
@@ -510,11 +705,14 @@ fn loud_notification(a: &Activity, mention: Option<&str>, note: Option<&str>) ->
     if !context.is_empty() {
         blocks.push(Block::context(&context));
     }
-    blocks.push(Block::link_button(
+    let mut buttons = Vec::new();
+    buttons.extend(details_button(a));
+    buttons.push(Button::link(
         "Open Marketplace subscriptions",
         CONSOLE_SUBSCRIPTIONS_URL,
-        "open_subscriptions",
+        actions::OPEN_SUBSCRIPTIONS,
     ));
+    blocks.push(Block::actions(buttons));
     Notification { text, blocks }
 }
 

@@ -7,6 +7,7 @@ mod accounts_and_details;
 mod cli;
 mod faults;
 mod hostile;
+mod interactions;
 mod manifest;
 mod notifications;
 mod operations;

@@ -65,6 +65,12 @@ fn the_manifest_declares_what_the_app_uses() {
     for needed in ["commands", "chat:write", "files:write"] {
         assert!(scopes.contains(&needed), "{needed} in {scopes:?}");
     }
+    let interactivity = &m["settings"]["interactivity"];
+    assert_eq!(interactivity["is_enabled"], true, "buttons are answered");
+    assert!(interactivity["request_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/slack/interactions"));
 }
 
 #[test]
@@ -84,6 +90,7 @@ fn the_iam_policy_is_least_privilege() {
         actions,
         [
             "aws-marketplace:DescribeAgreement",
+            "aws-marketplace:GetAgreementTerms",
             "aws-marketplace:SearchAgreements",
             "cloudtrail:LookupEvents",
             "sts:AssumeRole"

@@ -45,6 +45,9 @@ struct Inner {
     agreements: HashMap<String, Value>,
     /// The Agreement API answers AccessDenied.
     agreements_denied: bool,
+    /// GetAgreementTerms answers by agreement id (`acceptedTerms`, as JSON).
+    terms: HashMap<String, Value>,
+    terms_denied: bool,
     /// The Agreement API answers this late.
     agreements_delay: Duration,
     agreement_calls: usize,
@@ -421,6 +424,20 @@ impl FakeAws {
             .insert(agreement_id.to_owned(), description);
     }
 
+    /// What GetAgreementTerms answers for `agreement_id`: its `acceptedTerms` list.
+    pub fn add_terms(&self, agreement_id: &str, accepted_terms: Value) {
+        self.inner
+            .lock()
+            .unwrap()
+            .terms
+            .insert(agreement_id.to_owned(), accepted_terms);
+    }
+
+    /// GetAgreementTerms answers AccessDenied (DescribeAgreement still works).
+    pub fn deny_terms(&self) {
+        self.inner.lock().unwrap().terms_denied = true;
+    }
+
     pub fn deny_agreements(&self) {
         self.inner.lock().unwrap().agreements_denied = true;
     }
@@ -471,7 +488,7 @@ fn to_cbor(v: &Value, key: &str) -> ciborium::Value {
     match v {
         Value::Null => C::Null,
         Value::Bool(b) => C::Bool(*b),
-        Value::Number(n) if key.ends_with("Time") => {
+        Value::Number(n) if key.ends_with("Time") || key.ends_with("Date") => {
             C::Tag(1, Box::new(C::Float(n.as_f64().unwrap())))
         }
         Value::Number(n) => n
@@ -530,6 +547,18 @@ async fn agreement_api(
                     StatusCode::BAD_REQUEST,
                     &json!({"__type": "ResourceNotFoundException", "message": "Agreement not found"}),
                 ),
+            }
+        } else if operation.ends_with("/GetAgreementTerms") {
+            if inner.terms_denied {
+                cbor_reply(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"__type": "AccessDeniedException", "message": "User is not authorized to perform: aws-marketplace:GetAgreementTerms"}),
+                )
+            } else {
+                let terms = field("agreementId")
+                    .and_then(|id| inner.terms.get(&id).cloned())
+                    .unwrap_or_else(|| json!([]));
+                cbor_reply(StatusCode::OK, &json!({"acceptedTerms": terms}))
             }
         } else if operation.ends_with("/SearchAgreements") {
             let summaries: Vec<Value> = inner.agreements.values().cloned().collect();

@@ -53,26 +53,31 @@ async fn ack_latency(requests: usize) {
     let server = start_server(&ct, &[]).await;
     let base = server.base.clone();
     let http = reqwest::Client::new();
-    let body = serde_urlencoded::to_string([
-        ("team_id", "T1"),
-        ("channel_id", "C1"),
-        ("user_id", "U1"),
-        ("command", "/marketplace-activity"),
-        ("text", "7d"),
-        ("response_url", &slack.response_url("m")),
-    ])
-    .unwrap();
+    // Each request is a distinct signed request (Slack never sends one twice; the app refuses
+    // a replay), as Slack's would be: its own response_url.
+    let body = |i: usize| {
+        serde_urlencoded::to_string([
+            ("team_id", "T1"),
+            ("channel_id", "C1"),
+            ("user_id", "U1"),
+            ("command", "/marketplace-activity"),
+            ("text", "7d"),
+            ("response_url", &slack.response_url(&format!("m{i}"))),
+        ])
+        .unwrap()
+    };
     let mut times = Vec::with_capacity(requests);
     let mut refused = 0;
     for i in 0..requests + 50 {
         let ts = chrono::Utc::now().timestamp();
+        let body = body(i);
         let started = Instant::now();
         let resp = http
             .post(format!("{base}/slack/commands"))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-slack-request-timestamp", ts.to_string())
             .header("x-slack-signature", sign(SECRET, ts, body.as_bytes()))
-            .body(body.clone())
+            .body(body)
             .send()
             .await
             .unwrap();
@@ -96,6 +101,55 @@ async fn ack_latency(requests: usize) {
     times.sort();
     println!(
         "ack latency over {requests} signed slash commands (sequential, keep-alive, loopback; {refused} of them acknowledged with \"try again\" past the 64-answer cap): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        percentile(&times, 0.50).as_secs_f64() * 1e3,
+        percentile(&times, 0.99).as_secs_f64() * 1e3,
+        times.last().unwrap().as_secs_f64() * 1e3,
+    );
+}
+
+/// `/slack/interactions` acknowledgement latency over `clicks` distinct signed "Details"
+/// clicks (sequential, keep-alive): the answer is prepared in the background.
+async fn click_latency(clicks: usize) {
+    let ct = FakeAws::start().await;
+    let slack = FakeSlack::start().await;
+    let server = start_server(&ct, &[]).await;
+    let base = server.base.clone();
+    let http = reqwest::Client::new();
+    let mut times = Vec::with_capacity(clicks);
+    for i in 0..clicks + 50 {
+        let payload = serde_json::json!({
+            "type": "block_actions",
+            "user": {"id": "U1", "team_id": "T1"},
+            "team": {"id": "T1"},
+            "channel": {"id": "C1"},
+            "response_url": slack.response_url(&format!("click{i}")),
+            "actions": [{"action_id": "details", "type": "button", "action_ts": format!("{i}.0"),
+                         "value": "{\"a\":\"agmt-cx71281flrkxyks8eurk5nlyk\"}"}],
+        });
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        let ts = chrono::Utc::now().timestamp();
+        let started = Instant::now();
+        let resp = http
+            .post(format!("{base}/slack/interactions"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", sign(SECRET, ts, body.as_bytes()))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let _ = resp.bytes().await;
+        let elapsed = started.elapsed();
+        assert_eq!(status, 200, "click {i} was not acknowledged");
+        if i >= 50 {
+            times.push(elapsed);
+        }
+    }
+    drop(server);
+    times.sort();
+    println!(
+        "ack latency over {clicks} signed \"Details\" clicks (sequential, keep-alive, loopback): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
         percentile(&times, 0.50).as_secs_f64() * 1e3,
         percentile(&times, 0.99).as_secs_f64() * 1e3,
         times.last().unwrap().as_secs_f64() * 1e3,
@@ -408,6 +462,9 @@ async fn main() {
     if only.is_empty() || only == "commands" {
         ack_latency(requests).await;
         fetch_1000().await;
+    }
+    if only.is_empty() || only == "clicks" {
+        click_latency(1000).await;
     }
     if only.is_empty() || only == "accounts" {
         accounts_fan_out().await;

@@ -92,8 +92,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         };
         println!("\n[answer via response_url, {visibility}]");
         print_message(&answer);
+        if !args.once {
+            print_click(&url, &console_url, &answer);
+        }
     }
-    print_try_more(&url, &console_url);
+    if !args.once {
+        print_try_more(&url, &console_url);
+    }
     if args.once {
         let _ = stop_tx.send(());
     } else {
@@ -195,6 +200,43 @@ curl -s {url} -H \"X-Slack-Request-Timestamp: $ts\" -H \"X-Slack-Signature: $sig
     );
 }
 
+/// The curl that clicks the answer's first button with a value ("Details", or "Older"), signed
+/// as Slack signs an interaction (`payload=<JSON>`).
+fn print_click(url: &str, console_url: &str, answer: &Value) {
+    let buttons = answer["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|b| {
+            b.get("accessory")
+                .into_iter()
+                .chain(b["elements"].as_array().into_iter().flatten())
+        })
+        .filter(|e| e["type"] == "button" && e.get("value").is_some());
+    let Some(button) = buttons.into_iter().next() else {
+        return;
+    };
+    let payload = serde_json::json!({
+        "type": "block_actions",
+        "user": {"id": "U0DEMO", "team_id": "T0DEMO"},
+        "team": {"id": "T0DEMO"},
+        "channel": {"id": "C0DEMO"},
+        "response_url": console_url,
+        "actions": [{"action_id": button["action_id"], "value": button["value"], "type": "button"}],
+    });
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())])
+        .expect("string pairs always encode");
+    let interactions = url.replace("/slack/commands", "/slack/interactions");
+    let label = button["text"]["text"].as_str().unwrap_or("the button");
+    println!(
+        "\nClick [{label}] (a signed interaction, as Slack sends a click; the answer prints here):"
+    );
+    println!(
+        "  body='{body}'; ts=$(date +%s); sig=\"v0=$(printf 'v0:%s:%s' \"$ts\" \"$body\" | openssl dgst -sha256 -hmac {DEMO_SECRET} -r | cut -d' ' -f1)\"; \
+curl -s {interactions} -H \"X-Slack-Request-Timestamp: $ts\" -H \"X-Slack-Signature: $sig\" --data \"$body\"; echo"
+    );
+}
+
 /// Prints a Block Kit message roughly as Slack shows it.
 pub fn print_message(message: &Value) {
     let blocks = message.get("blocks").and_then(Value::as_array);
@@ -215,6 +257,10 @@ pub fn print_message(message: &Value) {
             Some("section") => {
                 for line in block.get("text").map(text).unwrap_or_default().lines() {
                     println!("  {line}");
+                }
+                if let Some(button) = block.get("accessory") {
+                    let label = button.get("text").map(text).unwrap_or_default();
+                    println!("    [{label}]");
                 }
             }
             Some("context") => {

@@ -93,35 +93,35 @@ impl Application {
                 Router::new()
             }
         };
+        let digest = settings
+            .digest
+            .zip(slack_api.clone())
+            .map(|(settings, api)| {
+                tracing::info!(channel = %settings.channel, "digests on");
+                Digest {
+                    settings,
+                    reports: reports.clone(),
+                    api,
+                    store: store.clone(),
+                }
+            });
         let slack = slack::router(SlackState {
             signing: Arc::new(settings.signing_secrets),
             replays: Arc::default(),
             access: Arc::new(settings.access),
-            reports: reports.clone(),
+            reports,
             http,
             tasks: tasks.clone(),
             answer_slots: Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_ANSWERS)),
             query_timeout: settings.query_timeout,
             metrics: metrics.clone(),
-            slack_api: slack_api.clone(),
+            slack_api,
         });
         let ops = ops::router(OpsState {
             metrics: metrics.clone(),
             shutting_down: shutting_down.clone(),
-            store: uses_store.then(|| store.clone()),
+            store: uses_store.then_some(store),
         });
-        let digest = match (settings.digest, slack_api) {
-            (Some(settings), Some(api)) => {
-                tracing::info!(channel = %settings.channel, "digests on");
-                Some(Digest {
-                    settings,
-                    reports,
-                    api,
-                    store,
-                })
-            }
-            _ => None,
-        };
         Ok(Self {
             listener,
             router: with_layers(

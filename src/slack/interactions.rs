@@ -103,8 +103,12 @@ pub async fn handle(State(state): State<SlackState>, request: SlackRequest) -> R
         .map(|c| c.id.clone())
         .unwrap_or_default();
     let span = tracing::info_span!("interaction", team = %team, channel = %channel, user = %actions.user.id);
+    let url = actions.response_url.as_deref().and_then(ResponseUrl::parse);
     if !state.access.allows(&team, &channel, &actions.user.id) {
         span.in_scope(|| tracing::info!("refused: caller not on the allow-lists"));
+        if let Some(url) = url {
+            tell(&state, url, render::refused().replacing_original(false));
+        }
         return StatusCode::OK.into_response();
     }
     let clicks: Vec<Click> = actions
@@ -115,17 +119,13 @@ pub async fn handle(State(state): State<SlackState>, request: SlackRequest) -> R
     if clicks.is_empty() {
         return StatusCode::OK.into_response();
     }
-    let Some(url) = actions.response_url.as_deref().and_then(ResponseUrl::parse) else {
+    let Some(url) = url else {
         span.in_scope(|| tracing::warn!("a click without a response_url; acknowledged"));
         return StatusCode::OK.into_response();
     };
     let Ok(slot) = state.answer_slots.clone().try_acquire_owned() else {
         span.in_scope(|| tracing::warn!("refused: too many answers already being prepared"));
-        let busy = render::too_busy().replacing_original(false);
-        let (http, metrics) = (state.http.clone(), state.metrics.clone());
-        state.tasks.spawn(async move {
-            let _ = response_url::send(&http, &metrics, &url, &busy).await;
-        });
+        tell(&state, url, render::too_busy().replacing_original(false));
         return StatusCode::OK.into_response();
     };
     let tasks = state.tasks.clone();
@@ -139,6 +139,19 @@ pub async fn handle(State(state): State<SlackState>, request: SlackRequest) -> R
         .instrument(span),
     );
     StatusCode::OK.into_response()
+}
+
+/// Sends `message` to the clicking person from a tracked task (the click is acknowledged first).
+fn tell(state: &SlackState, url: ResponseUrl, message: super::blocks::Message) {
+    let (http, metrics) = (state.http.clone(), state.metrics.clone());
+    state.tasks.spawn(
+        async move {
+            if let Err(e) = response_url::send(&http, &metrics, &url, &message).await {
+                tracing::warn!(error = %e, "could not tell the person who clicked");
+            }
+        }
+        .in_current_span(),
+    );
 }
 
 /// What an action asks for; `Err` for the ones acknowledged and left alone (the console link,

@@ -326,3 +326,24 @@ async fn denied_terms_name_the_missing_permission() {
     let text = visible_text(&answer);
     assert!(text.contains("aws-marketplace:GetAgreementTerms"), "{text}");
 }
+
+#[tokio::test]
+async fn a_click_from_outside_the_allow_lists_is_refused_politely() {
+    let mut app = spawn_app(Options {
+        access: marketplace_activity::slack::access::AccessPolicy::new(
+            &[],
+            &[],
+            &["U0ADMIN".to_owned()],
+        ),
+        ..Options::default()
+    })
+    .await;
+    let details = json!({"action_id": "details", "value": format!(r#"{{"a":"{AGREEMENT}"}}"#)});
+    let resp = post_interaction(&app, &click(&app, &details, &json!({}), "outsider"), true).await;
+    assert_eq!(resp.status(), 200);
+    let answer = answer_at(&app, "outsider").await;
+    assert_eq!(answer["response_type"], "ephemeral");
+    assert!(visible_text(&answer).contains("isn't allowed"), "{answer}");
+    app.shutdown().await;
+    assert_eq!(app.cloudtrail.agreement_calls(), 0, "nothing looked up");
+}

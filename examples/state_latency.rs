@@ -76,6 +76,7 @@ async fn app(store: StateStore, aws: &fake_aws::FakeAws, slack: &fake_slack::Fak
             // Slack's pacing is not what is measured here.
             post_interval: Duration::from_millis(1),
             lease: Duration::from_secs(30),
+            queue: None,
         }),
         bot: Some(BotSettings {
             token,

@@ -189,6 +189,12 @@ pub struct NotifyArgs {
     /// (when the holder died), in seconds. Default 30.
     #[arg(long, env = "STATE_LEASE_SECS")]
     pub state_lease_secs: Option<u64>,
+    /// Read EventBridge events from this SQS queue (no inbound endpoint needed).
+    #[arg(long, env = "EVENTS_QUEUE_URL")]
+    pub events_queue_url: Option<String>,
+    /// Long-poll wait on the queue, in seconds (1 to 20).
+    #[arg(long, env = "EVENTS_QUEUE_WAIT_SECS", default_value_t = 20)]
+    pub events_queue_wait_secs: u64,
     /// Least time between two posts to one channel, in milliseconds (Slack allows about one
     /// message per second per channel). Default 1000.
     #[arg(long, env = "SLACK_POST_INTERVAL_MS")]
@@ -222,6 +228,8 @@ pub struct NotifySettings {
     pub post_interval: Duration,
     /// How long a delivery's claim on its agreement holds.
     pub lease: Duration,
+    /// The SQS queue EventBridge writes to, when EVENTS_QUEUE_URL is set.
+    pub queue: Option<crate::notify::queue::QueueSettings>,
 }
 
 /// Where the notifier and the digest keep their state.
@@ -287,9 +295,9 @@ pub enum ConfigError {
     BadHttpTimeout(&'static str),
     #[error("MAX_CONNECTIONS must be at least 1")]
     BadMaxConnections,
-    #[error("SLACK_BOT_TOKEN is required when EVENTS_API_KEY or SNS_TOPIC_ARNS is set: use the app's Bot User OAuth Token (xoxb-…)")]
+    #[error("SLACK_BOT_TOKEN is required when EVENTS_API_KEY, SNS_TOPIC_ARNS or EVENTS_QUEUE_URL is set: use the app's Bot User OAuth Token (xoxb-…)")]
     MissingBotToken,
-    #[error("SLACK_CHANNEL is required when EVENTS_API_KEY or SNS_TOPIC_ARNS is set: use a channel ID like C0123ABCD")]
+    #[error("SLACK_CHANNEL is required when EVENTS_API_KEY, SNS_TOPIC_ARNS or EVENTS_QUEUE_URL is set: use a channel ID like C0123ABCD")]
     MissingChannel,
     #[error("EVENTS_API_KEY_HEADER `{0}` is not a valid header name")]
     BadHeaderName(String),
@@ -478,7 +486,16 @@ impl NotifyArgs {
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty())
             .collect();
-        if events_keys.is_none() && sns_topic_arns.is_empty() {
+        let queue = self
+            .events_queue_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|url| crate::notify::queue::QueueSettings {
+                url: url.to_owned(),
+                wait: Duration::from_secs(self.events_queue_wait_secs.clamp(1, 20)),
+            });
+        if events_keys.is_none() && sns_topic_arns.is_empty() && queue.is_none() {
             return Ok(None);
         }
         let nonempty = |v: &Option<String>| {
@@ -508,6 +525,7 @@ impl NotifyArgs {
             lease: self
                 .state_lease_secs
                 .map_or(crate::notify::deliver::DELIVERY_LEASE, Duration::from_secs),
+            queue,
         }))
     }
 

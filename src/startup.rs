@@ -29,6 +29,7 @@ use crate::digest::{self, Clock, DigestJob, SystemClock};
 use crate::metrics::{HttpLabels, Metrics};
 use crate::notify;
 use crate::notify::deliver::{Memory, Notifier, SlackOut};
+use crate::notify::queue::QueueSettings;
 use crate::notify::routes::Delivery;
 use crate::notify::sns::SnsVerifier;
 use crate::ops::{self, OpsState};
@@ -46,6 +47,10 @@ pub struct Application {
     metrics: Metrics,
     shutting_down: Arc<AtomicBool>,
     digest: Option<Digest>,
+    /// The SQS queue to read events from, with the delivery they go through, when
+    /// EVENTS_QUEUE_URL is set; the client comes with [`Application::with_queue_client`].
+    queue: Option<(QueueSettings, Delivery)>,
+    queue_client: Option<aws_sdk_sqs::Client>,
     clock: Arc<dyn Clock>,
     /// When the app was built, by `clock`: the digest schedule counts from here.
     started_at: chrono::DateTime<chrono::Utc>,
@@ -79,7 +84,7 @@ impl Application {
             .map(|b| SlackApi::new(http.clone(), &b.api_url, b.token, metrics.clone()));
 
         let uses_store = settings.notify.is_some() || settings.digest.is_some();
-        let notify = match settings.notify {
+        let (notify, queue) = match settings.notify {
             Some(n) => {
                 let memory = Memory {
                     store: store.clone(),
@@ -89,8 +94,8 @@ impl Application {
                 notifications(n, memory, &reports, &http, &metrics)
             }
             None => {
-                tracing::info!("EVENTS_API_KEY and SNS_TOPIC_ARNS are not set: channel notifications are off (POST /events is not served)");
-                Router::new()
+                tracing::info!("EVENTS_API_KEY, SNS_TOPIC_ARNS and EVENTS_QUEUE_URL are not set: channel notifications are off (POST /events is not served)");
+                (Router::new(), None)
             }
         };
         let digest = settings
@@ -135,9 +140,18 @@ impl Application {
             metrics,
             shutting_down,
             digest,
+            queue,
+            queue_client: None,
             clock: Arc::new(SystemClock),
             started_at: chrono::Utc::now(),
         })
+    }
+
+    /// The SQS client that reads EVENTS_QUEUE_URL (built from the SDK configuration, so
+    /// `AWS_ENDPOINT_URL_SQS` is honoured).
+    pub fn with_queue_client(mut self, client: aws_sdk_sqs::Client) -> Self {
+        self.queue_client = Some(client);
+        self
     }
 
     /// Replaces the clock the digest schedule follows (tests drive it by hand).
@@ -172,6 +186,18 @@ impl Application {
                 store: d.store,
             };
             self.tasks.spawn(digest::run(job, stop.clone()));
+        }
+        match (self.queue, self.queue_client) {
+            (Some((queue, delivery)), Some(client)) => {
+                self.tasks
+                    .spawn(notify::queue::run(client, queue, delivery, stop.clone()));
+            }
+            (Some(_), None) => {
+                tracing::error!(
+                    "EVENTS_QUEUE_URL is set but no SQS client was given: the queue is not read"
+                );
+            }
+            _ => {}
         }
         let flag = self.shutting_down.clone();
         let shutdown = async move {
@@ -214,14 +240,14 @@ fn http_client() -> std::io::Result<reqwest::Client> {
         .map_err(std::io::Error::other)
 }
 
-/// The notification routes.
+/// The notification routes, and the queue to read with the delivery behind them.
 fn notifications(
     settings: NotifySettings,
     memory: Memory,
     reports: &Reporter,
     http: &reqwest::Client,
     metrics: &Metrics,
-) -> Router {
+) -> (Router, Option<(QueueSettings, Delivery)>) {
     let api = SlackApi::new(
         http.clone(),
         &settings.api_url,
@@ -260,7 +286,11 @@ fn notifications(
         notifier: Arc::new(notifier),
         metrics: metrics.clone(),
     };
-    notify::routes::router(delivery, settings.events_keys, sns)
+    let queue = settings.queue.map(|q| (q, delivery.clone()));
+    (
+        notify::routes::router(delivery, settings.events_keys, sns),
+        queue,
+    )
 }
 
 /// Opens the state store the settings ask for, when notifications or the digest need one.

@@ -24,7 +24,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         metrics,
         store,
     )
-    .await?;
+    .await?
+    .with_queue_client(crate::notify::queue::client(&sdk));
     tracing::info!(addr = %app.local_addr(), source = %source.describe(), "listening");
     app.run_until_stopped(shutdown_signal()).await?;
     tracing::info!("stopped");

@@ -176,7 +176,7 @@ impl IntoResponse for EventError {
 }
 
 /// The answer to an event that was handled.
-pub struct Handled(serde_json::Value);
+pub struct Handled(pub serde_json::Value);
 
 impl IntoResponse for Handled {
     fn into_response(self) -> Response {
@@ -233,8 +233,9 @@ async fn sns_message(State(state): State<SnsState>, body: Bytes) -> Result<Handl
 }
 
 impl Delivery {
-    /// Parses an event and delivers it within the sender's budget.
-    async fn handle(&self, body: &[u8]) -> Result<Handled, EventError> {
+    /// Parses an event and delivers it within the sender's budget. The same for every way
+    /// an event arrives (API destination, SNS, the SQS queue).
+    pub async fn handle(&self, body: &[u8]) -> Result<Handled, EventError> {
         let deadline = tokio::time::Instant::now() + DELIVERY_BUDGET;
         let received = match event::parse(body) {
             Ok(Incoming::Activity(r)) => r,
@@ -278,7 +279,20 @@ impl Delivery {
 /// Answers so the sender retries: 503 with `Retry-After` for anything that will pass later,
 /// 500 for a message Slack rejects (EventBridge still retries, then dead-letters it).
 fn retry_later(e: &DeliveryError, kind: &str) -> Response {
-    let (status, after) = match e {
+    let (status, after) = retry_after(e, kind);
+    let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+    (
+        status,
+        [("retry-after", secs.max(1).to_string())],
+        Json(json!({"error": e.to_string()})),
+    )
+        .into_response()
+}
+
+/// How the sender should retry a delivery that failed, and the log line that says why: 503
+/// and a wait for anything that passes later, 500 for a message Slack rejects.
+pub fn retry_after(e: &DeliveryError, kind: &str) -> (StatusCode, Duration) {
+    match e {
         DeliveryError::RetryAfter(d) | DeliveryError::Slack(ApiError::RateLimited(d)) => {
             tracing::warn!(%kind, retry_after_ms = d.as_millis() as u64, "Slack is rate limiting this channel; asked the sender to retry");
             (StatusCode::SERVICE_UNAVAILABLE, *d)
@@ -308,12 +322,5 @@ fn retry_later(e: &DeliveryError, kind: &str) -> Response {
             tracing::error!(%kind, error = %e, "the state store refused: {} Nothing was posted; the event will be delivered once this is fixed (EventBridge retries for 24 hours).", e.fix());
             (StatusCode::SERVICE_UNAVAILABLE, CONFIG_RETRY)
         }
-    };
-    let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-    (
-        status,
-        [("retry-after", secs.max(1).to_string())],
-        Json(json!({"error": e.to_string()})),
-    )
-        .into_response()
+    }
 }

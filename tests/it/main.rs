@@ -11,6 +11,7 @@ mod interactions;
 mod manifest;
 mod notifications;
 mod operations;
+mod queue;
 mod replicas;
 mod slash_command;
 mod sns_verify;

@@ -71,6 +71,8 @@ pub struct Options {
     pub clock: Option<Arc<dyn Clock>>,
     /// The state store to use (else one for `notify.state_dir`, else memory).
     pub store: Option<StateStore>,
+    /// The SQS client that reads `notify.queue_url`.
+    pub queue_client: Option<aws_sdk_sqs::Client>,
 }
 
 pub const EVENTS_KEY: &str = "test-events-key";
@@ -81,6 +83,8 @@ pub struct NotifyOptions {
     pub post_interval: Duration,
     /// How long a delivery's claim holds before another replica may take it over.
     pub lease: Duration,
+    /// Read events from this SQS queue (with `Options::queue_client`).
+    pub queue_url: Option<String>,
     pub routes: Routes,
     pub sns: Option<(Vec<String>, CertUrlRule)>,
 }
@@ -91,6 +95,7 @@ impl Default for NotifyOptions {
             state_dir: None,
             post_interval: Duration::from_secs(1),
             lease: Duration::from_secs(30),
+            queue_url: None,
             routes: Routes {
                 default_channel: "C0NOTIFY".into(),
                 purchases: None,
@@ -116,6 +121,7 @@ impl Default for Options {
             digest: None,
             clock: None,
             store: None,
+            queue_client: None,
         }
     }
 }
@@ -157,6 +163,12 @@ pub async fn start_app(options: Options, cloudtrail: FakeAws, slack: FakeSlack) 
         routes: n.routes,
         post_interval: n.post_interval,
         lease: n.lease,
+        queue: n
+            .queue_url
+            .map(|url| marketplace_activity::notify::queue::QueueSettings {
+                url,
+                wait: Duration::from_secs(1),
+            }),
     });
     let sdk = sdk_config(&cloudtrail.url).await;
     let settings = ServeSettings {
@@ -185,6 +197,9 @@ pub async fn start_app(options: Options, cloudtrail: FakeAws, slack: FakeSlack) 
         .unwrap();
     if let Some(clock) = options.clock {
         app.set_clock(clock);
+    }
+    if let Some(client) = options.queue_client {
+        app = app.with_queue_client(client);
     }
     let url = format!("http://{}", app.local_addr());
     let (stop, stopped) = oneshot::channel::<()>();

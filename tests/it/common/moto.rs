@@ -14,6 +14,16 @@ impl Moto {
     /// Starts moto and waits until it answers. Fails the test (never skips it) when moto is
     /// not installed.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Moto serving requests in parallel: for SQS, whose long polls would otherwise hold every
+    /// other client up.
+    pub async fn start_threaded() -> Self {
+        Self::start_with(&["threaded"]).await
+    }
+
+    async fn start_with(extra: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -22,6 +32,7 @@ impl Moto {
         let child = Command::new("python3")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto-server"))
             .args(["127.0.0.1", &port.to_string()])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

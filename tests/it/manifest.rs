@@ -163,3 +163,31 @@ fn the_template_routes_both_families_with_retries_and_a_dead_letter_queue() {
         .unwrap();
     assert_eq!(connection["Properties"]["AuthorizationType"], "API_KEY");
 }
+
+#[test]
+fn the_queue_template_routes_both_families_to_an_encrypted_queue_only_they_may_write() {
+    let t: yaml_serde::Value =
+        yaml_serde::from_str(&read("manifest/eventbridge-sqs.yaml")).unwrap();
+    let resources = t["Resources"].as_mapping().unwrap();
+    let kind = |name: &str| resources[name]["Type"].as_str().unwrap().to_owned();
+    assert_eq!(kind("EventsQueue"), "AWS::SQS::Queue");
+    let queue = &resources["EventsQueue"]["Properties"];
+    assert_eq!(queue["SqsManagedSseEnabled"].as_bool(), Some(true));
+    assert!(
+        !queue["RedrivePolicy"]["deadLetterTargetArn"].is_null(),
+        "a dead-letter queue"
+    );
+    let rules: Vec<&yaml_serde::Value> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::Events::Rule")
+        .collect();
+    assert_eq!(rules.len(), 2, "both families");
+    let policy = format!(
+        "{:?}",
+        resources["EventsQueuePolicy"]["Properties"]["PolicyDocument"]
+    );
+    for rule in ["CloudTrailCallsRule", "MarketplaceEventsRule"] {
+        assert!(policy.contains(rule), "only the rules may send: {policy}");
+    }
+    assert_eq!(kind("DeadLetterAlarm"), "AWS::CloudWatch::Alarm");
+}

@@ -187,5 +187,12 @@ fn the_demo_shows_a_real_answer() {
         stdout.contains("Failed purchase attempt (AccessDeniedException)"),
         "{stdout}"
     );
-    assert!(stdout.contains("curl -s http://127.0.0.1:"), "{stdout}");
+    assert!(
+        stdout.contains("    [Details]"),
+        "the buttons are shown: {stdout}"
+    );
+    assert!(
+        !stdout.contains("curl"),
+        "with --once the server is gone: no curl points at it: {stdout}"
+    );
 }

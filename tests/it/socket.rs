@@ -91,7 +91,9 @@ async fn commands_and_clicks_over_socket_mode_each_acknowledged_once_across_a_re
         // Slack may still send on a connection it asked to refresh, until it closes it.
         Step::Send(slash_command("e-late", "24h", &slack.response_url("late"))),
         Step::AwaitAck,
-        Step::Pause(Duration::from_millis(300)),
+        // The new connection is opened before this one closes.
+        Step::AwaitConnections(3),
+        Step::Pause(Duration::from_millis(100)),
         Step::Close,
     ];
     let mut retry = slash_command("e-7d", "7d", &slack.response_url("7d"));
@@ -120,11 +122,16 @@ async fn commands_and_clicks_over_socket_mode_each_acknowledged_once_across_a_re
     // Time for a second answer to the retried `7d`, were it handled twice.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    assert!(
-        socket.opens() >= 3,
-        "two connections, then one for the refresh"
+    assert_eq!(
+        socket.timeouts(),
+        Vec::<String>::new(),
+        "no scripted wait ran out"
     );
-    assert!(socket.accepted() >= 3);
+    assert_eq!(
+        (socket.opens(), socket.accepted()),
+        (3, 3),
+        "two connections, then one for the refresh, opened before the old one closed (and none after it closed)"
+    );
     let sent = socket.sent();
     let acks = socket.acks();
     assert_eq!(sent.len(), 7, "{sent:?}");

@@ -21,6 +21,8 @@ pub enum Step {
     /// Waits (reading) until the last envelope sent on this connection is acknowledged, or
     /// 5 s.
     AwaitAck,
+    /// Waits (reading) until this many connections have been accepted in all, or 5 s.
+    AwaitConnections(usize),
     /// Reads for this long.
     Pause(Duration),
     /// Stops reading and sending, holding the connection open: a dead link (no pongs either).
@@ -56,6 +58,8 @@ struct Inner {
     acks: Vec<Ack>,
     /// Text frames that were not acknowledgements.
     other: Vec<Value>,
+    /// Waits that ran out ([`Step::AwaitAck`], [`Step::AwaitConnections`]).
+    timeouts: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -120,6 +124,11 @@ impl FakeSocket {
 
     pub fn acks(&self) -> Vec<Ack> {
         self.inner.lock().unwrap().acks.clone()
+    }
+
+    /// The scripted waits that ran out, described.
+    pub fn timeouts(&self) -> Vec<String> {
+        self.inner.lock().unwrap().timeouts.clone()
     }
 
     pub fn other(&self) -> Vec<Value> {
@@ -226,6 +235,30 @@ async fn serve(connection: usize, mut ws: Ws, script: Vec<Step>, state: Arc<Mute
                     }
                     continue;
                 }
+                Some(Step::AwaitConnections(n)) => {
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+                    while state.lock().unwrap().accepted < n {
+                        if tokio::time::Instant::now() >= deadline {
+                            state.lock().unwrap().timeouts.push(format!(
+                                "connection {connection}: waiting for {n} connections"
+                            ));
+                            break;
+                        }
+                        // Reading meanwhile: acknowledgements still arrive here.
+                        if let Ok(frame) =
+                            tokio::time::timeout(Duration::from_millis(10), ws.next()).await
+                        {
+                            match frame {
+                                Some(Ok(Frame::Text(text))) => {
+                                    record(&state, connection, text.as_str(), &mut waiting)
+                                }
+                                Some(Ok(_)) => {}
+                                None | Some(Err(_)) => return,
+                            }
+                        }
+                    }
+                    continue;
+                }
                 Some(Step::Pause(d)) => pause_until = Some(tokio::time::Instant::now() + d),
                 Some(Step::Stall) => {
                     std::future::pending::<()>().await;
@@ -248,32 +281,47 @@ async fn serve(connection: usize, mut ws: Ws, script: Vec<Step>, state: Arc<Mute
             .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             () = tokio::time::sleep_until(until) => {
-                waiting = None;
+                if let Some((id, _)) = waiting.take() {
+                    state.lock().unwrap().timeouts.push(format!("connection {connection}: no ack for {id}"));
+                }
                 pause_until = None;
             }
             frame = ws.next() => match frame {
-                Some(Ok(Frame::Text(text))) => {
-                    let body: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::String(text.to_string()));
-                    let mut inner = state.lock().unwrap();
-                    match body["envelope_id"].as_str().map(str::to_owned) {
-                        Some(id) => {
-                            let latency = inner
-                                .sent
-                                .iter()
-                                .rev()
-                                .find(|s| s.connection == connection && s.envelope_id == id)
-                                .map_or(Duration::MAX, |s| s.at.elapsed());
-                            if waiting.as_ref().is_some_and(|w| w.0 == id) {
-                                waiting = None;
-                            }
-                            inner.acks.push(Ack { connection, envelope_id: id, body, latency });
-                        }
-                        None => inner.other.push(body),
-                    }
-                }
+                Some(Ok(Frame::Text(text))) => record(&state, connection, text.as_str(), &mut waiting),
                 Some(Ok(_)) => {}
                 None | Some(Err(_)) => return,
             }
         }
+    }
+}
+
+/// Records a text frame from the app: an acknowledgement (ending a wait for it) or other.
+fn record(
+    state: &Mutex<Inner>,
+    connection: usize,
+    text: &str,
+    waiting: &mut Option<(String, tokio::time::Instant)>,
+) {
+    let body: Value = serde_json::from_str(text).unwrap_or(Value::String(text.to_owned()));
+    let mut inner = state.lock().unwrap();
+    match body["envelope_id"].as_str().map(str::to_owned) {
+        Some(id) => {
+            let latency = inner
+                .sent
+                .iter()
+                .rev()
+                .find(|s| s.connection == connection && s.envelope_id == id)
+                .map_or(Duration::MAX, |s| s.at.elapsed());
+            if waiting.as_ref().is_some_and(|w| w.0 == id) {
+                *waiting = None;
+            }
+            inner.acks.push(Ack {
+                connection,
+                envelope_id: id,
+                body,
+                latency,
+            });
+        }
+        None => inner.other.push(body),
     }
 }

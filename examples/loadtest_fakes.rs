@@ -10,6 +10,9 @@ mod fake_aws;
 #[allow(dead_code)]
 #[path = "../tests/it/common/fake_slack.rs"]
 mod fake_slack;
+#[allow(dead_code)]
+#[path = "../tests/it/common/fake_socket.rs"]
+mod fake_socket;
 
 use std::io::Write;
 

@@ -18,6 +18,9 @@ mod fake_aws;
 #[allow(dead_code)]
 #[path = "../tests/it/common/fake_slack.rs"]
 mod fake_slack;
+#[allow(dead_code)]
+#[path = "../tests/it/common/fake_socket.rs"]
+mod fake_socket;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -13,6 +13,9 @@ mod fake_aws;
 #[allow(dead_code)]
 #[path = "../tests/it/common/fake_slack.rs"]
 mod fake_slack;
+#[allow(dead_code)]
+#[path = "../tests/it/common/fake_socket.rs"]
+mod fake_socket;
 
 use std::time::{Duration, Instant};
 
@@ -55,6 +58,7 @@ async fn app(store: StateStore, aws: &fake_aws::FakeAws, slack: &fake_slack::Fak
     let settings = ServeSettings {
         listen_addr: "127.0.0.1:0".parse().unwrap(),
         signing_secrets: SigningSecrets::parse("unused").unwrap(),
+        socket: None,
         regions: vec!["us-east-1".into()],
         accounts: Vec::new(),
         access: AccessPolicy::default(),

@@ -17,6 +17,7 @@ use crate::report::format::Format;
 use crate::server::HttpSettings;
 use crate::slack::access::AccessPolicy;
 use crate::slack::signature::SigningSecrets;
+use crate::slack::socket::{AppToken, SocketSettings};
 use crate::slack::web_api::BotToken;
 
 #[derive(Debug, Parser)]
@@ -93,9 +94,14 @@ pub struct RegionArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Slack app signing secret(s), comma-separated to rotate. Required by `serve`.
+    /// Slack app signing secret(s), comma-separated to rotate. Required by `serve`, unless
+    /// SLACK_APP_TOKEN is set (Socket Mode).
     #[arg(long, env = "SLACK_SIGNING_SECRET", hide_env_values = true)]
     pub slack_signing_secret: Option<String>,
+    /// App-level token (xapp-…, scope connections:write): turns Socket Mode on, so slash
+    /// commands and clicks arrive over WebSocket connections the app opens to Slack.
+    #[arg(long, env = "SLACK_APP_TOKEN", hide_env_values = true)]
+    pub slack_app_token: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:3000")]
     pub listen_addr: String,
@@ -279,8 +285,10 @@ pub struct DemoArgs {
 /// A setting that stops start-up. The message names the setting and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("SLACK_SIGNING_SECRET is required: set it to the Signing Secret from your Slack app's Basic Information page")]
+    #[error("SLACK_SIGNING_SECRET is required (unless SLACK_APP_TOKEN is set, for Socket Mode): set it to the Signing Secret from your Slack app's Basic Information page")]
     MissingSigningSecret,
+    #[error("SLACK_APP_TOKEN must be an app-level token (xapp-…): create one under Basic Information → App-Level Tokens with the connections:write scope")]
+    BadAppToken,
     #[error("LISTEN_ADDR `{0}` is not an address like 0.0.0.0:3000")]
     BadListenAddr(String),
     #[error("CLOUDTRAIL_REGIONS is empty: give at least one region, like us-east-1")]
@@ -321,7 +329,11 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct ServeSettings {
     pub listen_addr: SocketAddr,
+    /// Empty ([`SigningSecrets::none`]) in Socket Mode without SLACK_SIGNING_SECRET: the HTTP
+    /// Slack routes then refuse everything.
     pub signing_secrets: SigningSecrets,
+    /// Socket Mode, when SLACK_APP_TOKEN is set.
+    pub socket: Option<SocketSettings>,
     pub regions: Vec<String>,
     /// Accounts to report on (empty: the app's own).
     pub accounts: Vec<Account>,
@@ -378,11 +390,17 @@ impl RegionArgs {
 
 impl ServeArgs {
     pub fn settings(&self) -> Result<ServeSettings, ConfigError> {
-        let signing_secrets = self
-            .slack_signing_secret
-            .as_deref()
-            .and_then(SigningSecrets::parse)
-            .ok_or(ConfigError::MissingSigningSecret)?;
+        let socket = self.socket()?;
+        let signing_secrets = match (
+            self.slack_signing_secret
+                .as_deref()
+                .and_then(SigningSecrets::parse),
+            &socket,
+        ) {
+            (Some(secrets), _) => secrets,
+            (None, Some(_)) => SigningSecrets::none(),
+            (None, None) => return Err(ConfigError::MissingSigningSecret),
+        };
         let listen_addr = self
             .listen_addr
             .parse()
@@ -393,6 +411,7 @@ impl ServeArgs {
         Ok(ServeSettings {
             listen_addr,
             signing_secrets,
+            socket,
             regions: self.regions.parse()?,
             accounts: self.regions.accounts()?,
             access: AccessPolicy::new(
@@ -408,6 +427,26 @@ impl ServeArgs {
             state: self.notify.state()?,
             digest: self.digest()?,
         })
+    }
+
+    /// Socket Mode, when SLACK_APP_TOKEN is set (an empty value counts as unset).
+    fn socket(&self) -> Result<Option<SocketSettings>, ConfigError> {
+        let Some(token) = self
+            .slack_app_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        else {
+            return Ok(None);
+        };
+        if !token.starts_with("xapp-") {
+            return Err(ConfigError::BadAppToken);
+        }
+        let api_url = self.notify.slack_api_url.trim();
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            return Err(ConfigError::BadSlackApiUrl(api_url.to_owned()));
+        }
+        Ok(Some(SocketSettings::new(AppToken::new(token), api_url)))
     }
 
     fn http(&self) -> Result<HttpSettings, ConfigError> {
@@ -602,6 +641,7 @@ mod tests {
         // SLACK_SIGNING_SECRET may be set in the environment running the tests; clear the flag.
         let args = ServeArgs {
             slack_signing_secret: None,
+            slack_app_token: None,
             ..args
         };
         assert!(args
@@ -619,6 +659,17 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("LISTEN_ADDR"));
+        let args = ServeArgs {
+            listen_addr: "0.0.0.0:3000".into(),
+            slack_signing_secret: None,
+            slack_app_token: Some("xoxb-not-an-app-token".into()),
+            ..args
+        };
+        assert!(args
+            .settings()
+            .unwrap_err()
+            .to_string()
+            .starts_with("SLACK_APP_TOKEN"));
         let regions = RegionArgs {
             cloudtrail_regions: vec!["us east".into()],
             accounts: None,
@@ -629,5 +680,41 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("CLOUDTRAIL_REGIONS"));
+    }
+
+    #[test]
+    fn socket_mode_needs_no_signing_secret() {
+        let Some(Cmd::Serve(args)) = parse(&["serve"]).command else {
+            unreachable!()
+        };
+        // Either may be set in the environment running the tests; set both explicitly.
+        let neither = ServeArgs {
+            slack_signing_secret: None,
+            slack_app_token: None,
+            ..args.clone()
+        };
+        assert!(matches!(
+            neither.settings().unwrap_err(),
+            ConfigError::MissingSigningSecret
+        ));
+        let socket = ServeArgs {
+            slack_app_token: Some("xapp-1-A0001-1-s3cr3t".into()),
+            ..neither.clone()
+        };
+        let s = socket.settings().unwrap();
+        assert!(s.signing_secrets.is_empty());
+        let mode = s.socket.as_ref().unwrap();
+        assert_eq!(mode.api_url, "https://slack.com/api");
+        assert_eq!(mode.connections, crate::slack::socket::CONNECTIONS);
+        assert!(
+            !format!("{s:?}").contains("s3cr3t"),
+            "the token never prints"
+        );
+        let http = ServeArgs {
+            slack_signing_secret: Some("sig".into()),
+            ..neither
+        };
+        let s = http.settings().unwrap();
+        assert!(s.socket.is_none() && !s.signing_secrets.is_empty());
     }
 }

@@ -34,7 +34,7 @@ use crate::notify::routes::Delivery;
 use crate::notify::sns::SnsVerifier;
 use crate::ops::{self, OpsState};
 use crate::server::{self, HttpSettings};
-use crate::slack::{self, web_api::SlackApi, SlackState};
+use crate::slack::{self, socket::SocketSettings, web_api::SlackApi, SlackState};
 use crate::state::{OpenError, StateStore};
 
 /// The bound, not yet running, application.
@@ -51,6 +51,9 @@ pub struct Application {
     /// EVENTS_QUEUE_URL is set; the client comes with [`Application::with_queue_client`].
     queue: Option<(QueueSettings, Delivery)>,
     queue_client: Option<aws_sdk_sqs::Client>,
+    /// Socket Mode, when SLACK_APP_TOKEN is set: its settings and the state the Slack routes
+    /// use (the same allow-lists, answer slots and tasks).
+    socket: Option<(SocketSettings, SlackState)>,
     clock: Arc<dyn Clock>,
     /// When the app was built, by `clock`: the digest schedule counts from here.
     started_at: chrono::DateTime<chrono::Utc>,
@@ -110,7 +113,10 @@ impl Application {
                     store: store.clone(),
                 }
             });
-        let slack = slack::router(SlackState {
+        if settings.signing_secrets.is_empty() {
+            tracing::info!("SLACK_SIGNING_SECRET is not set: /slack/commands and /slack/interactions refuse every request (Socket Mode only)");
+        }
+        let slack_state = SlackState {
             signing: Arc::new(settings.signing_secrets),
             replays: Arc::default(),
             access: Arc::new(settings.access),
@@ -121,7 +127,9 @@ impl Application {
             query_timeout: settings.query_timeout,
             metrics: metrics.clone(),
             slack_api,
-        });
+        };
+        let socket = settings.socket.map(|s| (s, slack_state.clone()));
+        let slack = slack::router(slack_state);
         let ops = ops::router(OpsState {
             metrics: metrics.clone(),
             shutting_down: shutting_down.clone(),
@@ -142,6 +150,7 @@ impl Application {
             digest,
             queue,
             queue_client: None,
+            socket,
             clock: Arc::new(SystemClock),
             started_at: chrono::Utc::now(),
         })
@@ -198,6 +207,9 @@ impl Application {
                 );
             }
             _ => {}
+        }
+        if let Some((settings, state)) = self.socket {
+            slack::socket::start(settings, state, stop.clone());
         }
         let flag = self.shutting_down.clone();
         let shutdown = async move {

@@ -118,6 +118,8 @@ impl ServeArgs {
     fn demo_defaults() -> Self {
         Self {
             slack_signing_secret: None,
+            // The demo plays Slack over HTTP, signing its own requests.
+            slack_app_token: None,
             listen_addr: String::new(),
             regions: crate::config::RegionArgs {
                 cloudtrail_regions: vec!["us-east-1".into()],

@@ -1,5 +1,6 @@
 //! The form Slack POSTs for a slash command, parsed once it has been verified, and turned
-//! into a [`SlashCommand`] whose `response_url` is a checked URL.
+//! into a [`SlashCommand`] whose `response_url` is a checked URL. Socket Mode sends the same
+//! fields as JSON ([`SlashCommandForm::from_json`]); both become a `SlashCommand` the same way.
 //! See <https://api.slack.com/interactivity/slash-commands#app_command_handling>.
 
 use serde::Deserialize;
@@ -32,6 +33,12 @@ pub struct SlashCommandForm {
 impl SlashCommandForm {
     pub fn parse(body: &[u8]) -> Result<Self, serde_urlencoded::de::Error> {
         serde_urlencoded::from_bytes(body)
+    }
+
+    /// The same fields as a JSON object: a Socket Mode `slash_commands` envelope's `payload`.
+    /// See <https://api.slack.com/apis/socket-mode#command>.
+    pub fn from_json(payload: serde_json::Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(payload)
     }
 
     /// Slack's periodic certificate check (`ssl_check=1`): answered with an empty 200.

@@ -29,7 +29,7 @@ const DETAILS_BUDGET: Duration = Duration::from_secs(3);
 /// How long a CSV upload may take.
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Verify (the extractor) → parse → admit → spawn the answer.
+/// Verify (the extractor) → parse → [`run`]: the immediate answer is the HTTP response body.
 pub async fn handle(State(state): State<SlackState>, request: SlackRequest) -> Response {
     let form = match SlashCommandForm::parse(&request.body) {
         Ok(form) => form,
@@ -48,15 +48,25 @@ pub async fn handle(State(state): State<SlackState>, request: SlackRequest) -> R
             return (StatusCode::BAD_REQUEST, format!("not a slash command: {e}")).into_response();
         }
     };
+    Json(run(state, command, request.received_at).await).into_response()
+}
+
+/// Everything after verification, shared by the HTTP route and Socket Mode
+/// ([`super::socket`]): the allow-lists, the grammar, the background answer through
+/// `response_url` (holding an answer slot). Returns the immediate (ephemeral) message: the
+/// HTTP response body, or the Socket Mode acknowledgement's `payload`.
+pub async fn run(
+    state: SlackState,
+    command: SlashCommand,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Message {
     let span = tracing::info_span!(
         "slash_command",
         team = %command.team_id,
         channel = %command.channel_id,
         user = %command.user_id,
     );
-    admit(state, command, request.received_at)
-        .instrument(span)
-        .await
+    admit(state, command, now).instrument(span).await
 }
 
 /// Answers at once what can be answered at once; otherwise acknowledges and spawns the lookup.
@@ -64,39 +74,38 @@ async fn admit(
     state: SlackState,
     command: SlashCommand,
     now: chrono::DateTime<chrono::Utc>,
-) -> Response {
-    let ack = |message: Message| Json(message).into_response();
+) -> Message {
     if !state
         .access
         .allows(&command.team_id, &command.channel_id, &command.user_id)
     {
         tracing::info!("refused: caller not on the allow-lists");
-        return ack(render::refused());
+        return render::refused();
     }
     let query = match Command::parse(&command.text) {
-        Ok(Command::Help) => return ack(render::usage()),
+        Ok(Command::Help) => return render::usage(),
         Ok(Command::Report(query)) => query,
         Err(e) => {
             tracing::info!(text = %command.text, error = %e, "command not understood");
-            return ack(render::command_error(&e));
+            return render::command_error(&e);
         }
     };
     let window = match query.window.resolve(now) {
         Ok(w) => w,
-        Err(e) => return ack(render::bad_window(&command.text, &e)),
+        Err(e) => return render::bad_window(&command.text, &e),
     };
     if let Some(word) = &query.account {
         let accounts = state.reports.accounts();
         if !accounts.iter().any(|a| a.matches(word)) {
-            return ack(render::unknown_account(word, &accounts));
+            return render::unknown_account(word, &accounts);
         }
     }
     if query.csv && state.slack_api.is_none() {
-        return ack(render::csv_needs_bot_token());
+        return render::csv_needs_bot_token();
     }
     let Ok(slot) = state.answer_slots.clone().try_acquire_owned() else {
         tracing::warn!("refused: too many answers already being prepared");
-        return ack(render::too_busy());
+        return render::too_busy();
     };
     tracing::info!(window = %window.label, share = query.share, account = ?query.account, csv = query.csv, "looking up");
     let looking_up = render::looking_up(&window);
@@ -109,7 +118,7 @@ async fn admit(
         }
         .in_current_span(),
     );
-    ack(looking_up)
+    looking_up
 }
 
 /// Looks up, renders and delivers the answer. The lookup is bounded by the query timeout, so

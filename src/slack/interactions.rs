@@ -31,10 +31,26 @@ struct Form {
     payload: String,
 }
 
+/// An interaction payload, parsed: the form's `payload` field over HTTP, the envelope's
+/// `payload` object in Socket Mode. [`act`] does the rest for both.
+pub struct Interaction(Kind);
+
+impl Interaction {
+    /// From the JSON text of the HTTP form's `payload` field.
+    pub fn from_json_str(payload: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(payload).map(Self)
+    }
+
+    /// From a Socket Mode `interactive` envelope's `payload` object.
+    pub fn from_json(payload: serde_json::Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(payload).map(Self)
+    }
+}
+
 /// The interactions we act on; everything else is acknowledged and left alone.
 #[derive(Deserialize)]
 #[serde(tag = "type")]
-enum Interaction {
+enum Kind {
     #[serde(rename = "block_actions")]
     BlockActions(BlockActions),
     #[serde(other)]
@@ -74,21 +90,33 @@ enum Click {
     Details(DetailsRef),
 }
 
+/// Verify (the extractor) → parse the form's `payload` → [`act`]; an empty 200 acknowledges.
 pub async fn handle(State(state): State<SlackState>, request: SlackRequest) -> Response {
     let interaction = serde_urlencoded::from_bytes::<Form>(&request.body)
         .map_err(|e| e.to_string())
-        .and_then(|form| {
-            serde_json::from_str::<Interaction>(&form.payload).map_err(|e| e.to_string())
-        });
-    let actions = match interaction {
-        Ok(Interaction::BlockActions(actions)) => actions,
-        Ok(Interaction::Other) => {
-            tracing::debug!("interaction of a type the app doesn't handle; acknowledged");
-            return StatusCode::OK.into_response();
+        .and_then(|form| Interaction::from_json_str(&form.payload).map_err(|e| e.to_string()));
+    match interaction {
+        Ok(interaction) => {
+            act(&state, interaction);
+            StatusCode::OK.into_response()
         }
         Err(e) => {
             tracing::warn!(error = %e, "unreadable interaction payload");
-            return (StatusCode::BAD_REQUEST, "unreadable interaction payload").into_response();
+            (StatusCode::BAD_REQUEST, "unreadable interaction payload").into_response()
+        }
+    }
+}
+
+/// Everything after verification, shared by the HTTP route and Socket Mode
+/// ([`super::socket`]): the allow-lists applied to the person who clicked, then the answer (a
+/// page, details) from a tracked task holding an answer slot. Never waits on anything: the
+/// caller acknowledges right after.
+pub fn act(state: &SlackState, interaction: Interaction) {
+    let actions = match interaction.0 {
+        Kind::BlockActions(actions) => actions,
+        Kind::Other => {
+            tracing::debug!("interaction of a type the app doesn't handle; acknowledged");
+            return;
         }
     };
     let team = actions
@@ -107,9 +135,9 @@ pub async fn handle(State(state): State<SlackState>, request: SlackRequest) -> R
     if !state.access.allows(&team, &channel, &actions.user.id) {
         span.in_scope(|| tracing::info!("refused: caller not on the allow-lists"));
         if let Some(url) = url {
-            tell(&state, url, render::refused().replacing_original(false));
+            tell(state, url, render::refused().replacing_original(false));
         }
-        return StatusCode::OK.into_response();
+        return;
     }
     let clicks: Vec<Click> = actions
         .actions
@@ -117,28 +145,27 @@ pub async fn handle(State(state): State<SlackState>, request: SlackRequest) -> R
         .filter_map(|a| click(a).inspect_err(|why| span.in_scope(|| tracing::debug!(action_id = %a.action_id, %why, "click acknowledged, nothing to do"))).ok())
         .collect();
     if clicks.is_empty() {
-        return StatusCode::OK.into_response();
+        return;
     }
     let Some(url) = url else {
         span.in_scope(|| tracing::warn!("a click without a response_url; acknowledged"));
-        return StatusCode::OK.into_response();
+        return;
     };
     let Ok(slot) = state.answer_slots.clone().try_acquire_owned() else {
         span.in_scope(|| tracing::warn!("refused: too many answers already being prepared"));
-        tell(&state, url, render::too_busy().replacing_original(false));
-        return StatusCode::OK.into_response();
+        tell(state, url, render::too_busy().replacing_original(false));
+        return;
     };
-    let tasks = state.tasks.clone();
-    tasks.spawn(
+    let task_state = state.clone();
+    state.tasks.spawn(
         async move {
             for click in clicks {
-                answer(&state, &url, click).await;
+                answer(&task_state, &url, click).await;
             }
             drop(slot);
         }
         .instrument(span),
     );
-    StatusCode::OK.into_response()
 }
 
 /// Sends `message` to the clicking person from a tracked task (the click is acknowledged first).

@@ -9,6 +9,8 @@
 //! - [`access`]: allow-lists of workspaces, channels and users.
 //! - [`render`]: every word Slack shows; [`blocks`]: typed Block Kit within limits.
 //! - [`response_url`]: delivering the answer; [`retry`]: one retry loop for Slack calls.
+//! - [`socket`]: Socket Mode (SLACK_APP_TOKEN): the same commands and clicks over WebSocket
+//!   connections the app opens, for deployments without a public endpoint.
 //! - [`web_api`]: the Web API calls (`chat.postMessage`, `chat.update`, file uploads,
 //!   `auth.test`).
 
@@ -23,6 +25,7 @@ pub mod request;
 pub mod response_url;
 pub mod retry;
 pub mod signature;
+pub mod socket;
 pub mod web_api;
 
 use std::sync::Arc;

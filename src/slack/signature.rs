@@ -48,6 +48,16 @@ impl SigningSecrets {
         (!secrets.is_empty()).then_some(Self(secrets))
     }
 
+    /// No secret at all: every request is refused. For Socket Mode without SLACK_SIGNING_SECRET,
+    /// where nothing legitimate arrives on the HTTP Slack routes.
+    pub fn none() -> Self {
+        Self(Vec::new())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Verifies a request against `now` (unix seconds; injected so tests can use Slack's
     /// published 2018 example).
     pub fn verify(

@@ -15,3 +15,4 @@ mod queue;
 mod replicas;
 mod slash_command;
 mod sns_verify;
+mod socket;

@@ -15,9 +15,22 @@ fn slack_manifest() -> Value {
     yaml("manifest/slack-app.yaml")
 }
 
+/// The Socket Mode variant: no request URLs, `socket_mode_enabled`.
+fn socket_mode_manifest() -> Value {
+    yaml("manifest/slack-app-socket-mode.yaml")
+}
+
 #[test]
-fn the_slack_manifest_is_valid_against_slacks_schemas() {
-    let manifest = slack_manifest();
+fn the_slack_manifests_are_valid_against_slacks_schemas() {
+    for (name, manifest) in [
+        ("slack-app.yaml", slack_manifest()),
+        ("slack-app-socket-mode.yaml", socket_mode_manifest()),
+    ] {
+        valid_against_both_schemas(name, &manifest);
+    }
+}
+
+fn valid_against_both_schemas(name: &str, manifest: &Value) {
     for version in ["1.0.0", "2.0.0"] {
         let schema: Value = serde_json::from_str(&read(&format!(
             "tests/vendor/slack-manifest.schema.{version}.json"
@@ -25,10 +38,10 @@ fn the_slack_manifest_is_valid_against_slacks_schemas() {
         .unwrap();
         let validator = jsonschema::validator_for(&schema).unwrap();
         let errors: Vec<String> = validator
-            .iter_errors(&manifest)
+            .iter_errors(manifest)
             .map(|e| format!("{} at {}", e, e.instance_path()))
             .collect();
-        assert!(errors.is_empty(), "schema {version}: {errors:#?}");
+        assert!(errors.is_empty(), "{name}, schema {version}: {errors:#?}");
     }
 }
 
@@ -71,6 +84,30 @@ fn the_manifest_declares_what_the_app_uses() {
         .as_str()
         .unwrap()
         .ends_with("/slack/interactions"));
+}
+
+#[test]
+fn the_socket_mode_manifest_is_the_same_app_without_request_urls() {
+    let (http, socket) = (slack_manifest(), socket_mode_manifest());
+    assert_eq!(socket["settings"]["socket_mode_enabled"], true);
+    assert_eq!(http["settings"]["socket_mode_enabled"], false);
+    let command = &socket["features"]["slash_commands"][0];
+    assert!(command.get("url").is_none(), "Socket Mode: no request URL");
+    let interactivity = &socket["settings"]["interactivity"];
+    assert_eq!(interactivity["is_enabled"], true, "buttons are answered");
+    assert!(interactivity.get("request_url").is_none());
+    // Everything else is the HTTP manifest's: same command, scopes and display information.
+    let mut expected = http.clone();
+    expected["settings"]["socket_mode_enabled"] = Value::Bool(true);
+    expected["features"]["slash_commands"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("url");
+    expected["settings"]["interactivity"]
+        .as_object_mut()
+        .unwrap()
+        .remove("request_url");
+    assert_eq!(socket, expected);
 }
 
 #[test]

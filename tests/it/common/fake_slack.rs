@@ -13,6 +13,8 @@ use axum::{Json, Router};
 use serde_json::Value;
 
 pub const BOT_TOKEN: &str = "xoxb-test-token";
+/// The app-level token `apps.connections.open` accepts (Socket Mode).
+pub const APP_TOKEN: &str = "xapp-1-A0001-1-test-app-token";
 
 /// One scripted answer of the Web API, used before answering normally again.
 #[derive(Clone, Debug)]
@@ -71,6 +73,8 @@ struct Inner {
 pub struct FakeSlack {
     pub url: String,
     inner: Arc<Mutex<Inner>>,
+    /// Socket Mode: the WebSocket side.
+    pub socket: super::fake_socket::FakeSocket,
 }
 
 impl FakeSlack {
@@ -78,13 +82,18 @@ impl FakeSlack {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let socket = super::fake_socket::FakeSocket::start().await;
         let app = Router::new()
             .route("/commands/{id}", post(response_url))
+            .route(
+                "/api/apps.connections.open",
+                post(connections_open).with_state(socket.clone()),
+            )
             .route("/api/{method}", post(web_api))
             .route("/upload/{file_id}", post(upload_bytes))
             .with_state(inner.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, inner }
+        Self { url, inner, socket }
     }
 
     /// The Web API base URL (`SLACK_API_URL`).
@@ -144,6 +153,24 @@ impl FakeSlack {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// `apps.connections.open`: the app-level token only (a bot token is `not_allowed_token_type`,
+/// as Slack answers), then a `ws://` URL of the fake's WebSocket listener.
+async fn connections_open(
+    State(socket): State<super::fake_socket::FakeSocket>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let answer = match auth.and_then(|a| a.strip_prefix("Bearer ")) {
+        Some(APP_TOKEN) => {
+            let url = socket.open();
+            serde_json::json!({"ok": true, "url": url})
+        }
+        Some(BOT_TOKEN) => serde_json::json!({"ok": false, "error": "not_allowed_token_type"}),
+        _ => serde_json::json!({"ok": false, "error": "invalid_auth"}),
+    };
+    Json(answer).into_response()
 }
 
 async fn response_url(

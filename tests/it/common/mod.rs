@@ -2,6 +2,7 @@
 
 pub mod fake_aws;
 pub mod fake_slack;
+pub mod fake_socket;
 pub mod moto;
 pub mod proxy;
 pub mod sns;
@@ -24,6 +25,7 @@ use marketplace_activity::notify::sns::CertUrlRule;
 use marketplace_activity::server::HttpSettings;
 use marketplace_activity::slack::access::AccessPolicy;
 use marketplace_activity::slack::signature::{sign, SigningSecrets};
+use marketplace_activity::slack::socket::{AppToken, SocketSettings};
 use marketplace_activity::slack::web_api::BotToken;
 use marketplace_activity::startup::{open_state, Application};
 use marketplace_activity::state::StateStore;
@@ -73,6 +75,25 @@ pub struct Options {
     pub store: Option<StateStore>,
     /// The SQS client that reads `notify.queue_url`.
     pub queue_client: Option<aws_sdk_sqs::Client>,
+    /// Socket Mode against the fake Slack (and no signing secret).
+    pub socket: Option<SocketOptions>,
+}
+
+/// Socket Mode's knobs, shortened for tests.
+pub struct SocketOptions {
+    pub connections: usize,
+    pub stale_after: Duration,
+    pub backoff_first: Duration,
+}
+
+impl Default for SocketOptions {
+    fn default() -> Self {
+        Self {
+            connections: 2,
+            stale_after: Duration::from_secs(30),
+            backoff_first: Duration::from_millis(50),
+        }
+    }
 }
 
 pub const EVENTS_KEY: &str = "test-events-key";
@@ -122,6 +143,7 @@ impl Default for Options {
             clock: None,
             store: None,
             queue_client: None,
+            socket: None,
         }
     }
 }
@@ -170,10 +192,24 @@ pub async fn start_app(options: Options, cloudtrail: FakeAws, slack: FakeSlack) 
                 wait: Duration::from_secs(1),
             }),
     });
+    let socket = options.socket.map(|s| {
+        let mut settings =
+            SocketSettings::new(AppToken::new(fake_slack::APP_TOKEN), &slack.api_url());
+        settings.connections = s.connections;
+        settings.stale_after = s.stale_after;
+        settings.backoff_first = s.backoff_first;
+        settings
+    });
     let sdk = sdk_config(&cloudtrail.url).await;
     let settings = ServeSettings {
         listen_addr: "127.0.0.1:0".parse().unwrap(),
-        signing_secrets: SigningSecrets::parse(SECRET).unwrap(),
+        // Socket Mode runs without SLACK_SIGNING_SECRET, as it may in production.
+        signing_secrets: if socket.is_some() {
+            SigningSecrets::none()
+        } else {
+            SigningSecrets::parse(SECRET).unwrap()
+        },
+        socket,
         regions: options.regions.clone(),
         access: options.access,
         query_timeout: options.query_timeout,

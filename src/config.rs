@@ -330,7 +330,7 @@ pub enum ConfigError {
 pub struct ServeSettings {
     pub listen_addr: SocketAddr,
     /// Empty ([`SigningSecrets::none`]) in Socket Mode without SLACK_SIGNING_SECRET: the HTTP
-    /// Slack routes then refuse everything.
+    /// Slack routes are then not served.
     pub signing_secrets: SigningSecrets,
     /// Socket Mode, when SLACK_APP_TOKEN is set.
     pub socket: Option<SocketSettings>,

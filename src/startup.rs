@@ -114,7 +114,7 @@ impl Application {
                 }
             });
         if settings.signing_secrets.is_empty() {
-            tracing::info!("SLACK_SIGNING_SECRET is not set: /slack/commands and /slack/interactions refuse every request (Socket Mode only)");
+            tracing::info!("SLACK_SIGNING_SECRET is not set: /slack/commands and /slack/interactions are not served (Socket Mode only)");
         }
         let slack_state = SlackState {
             signing: Arc::new(settings.signing_secrets),

@@ -258,3 +258,74 @@ async fn a_restart_mid_stream_loses_nothing() {
     assert_eq!(slack.posts().len(), 10, "every event, none twice");
     drop(second);
 }
+
+/// No inbound door: Slack over Socket Mode, EventBridge through SQS, state in DynamoDB. The
+/// listening port serves only the operations routes (bound to loopback here, as a private
+/// deployment would), and a command is answered and three events are posted.
+#[tokio::test]
+async fn a_private_deployment_answers_over_socket_mode_and_posts_from_the_queue() {
+    use crate::common::fake_socket::{slash_command, Step};
+    let queue = Queue::create().await;
+    let dynamodb = Moto::start().await;
+    let store = StateStore::open_dynamodb(&sdk_config(&dynamodb.url).await, "private")
+        .await
+        .unwrap();
+    let slack = FakeSlack::start().await;
+    slack.socket.script(vec![vec![
+        Step::Send(slash_command(
+            "e-private",
+            "7d",
+            &slack.response_url("private"),
+        )),
+        Step::AwaitAck,
+        Step::Pause(Duration::from_secs(30)),
+    ]]);
+    let mut options = queue.options(Some(store));
+    options.socket = Some(SocketOptions::default());
+    if let Some(n) = options.notify.as_mut() {
+        n.events_api_key = false;
+        n.post_interval = Duration::from_millis(10);
+    }
+    let app = start_app(options, FakeAws::start().await, slack.clone()).await;
+    for n in 0..3 {
+        let mut e = ct_purchase();
+        e["id"] = json!(format!("eb-p-{n}"));
+        e["detail"]["eventID"] = json!(format!("ct-p-{n}"));
+        e["detail"]["responseElements"]["agreementId"] = json!(format!("agmt-private{n:03}"));
+        queue.send(&e.to_string()).await;
+    }
+    wait_for_posts(&slack, 3, Duration::from_secs(20)).await;
+    let answer = slack.wait_for(1, Duration::from_secs(10)).await;
+    assert!(
+        answer.iter().any(|(to, _)| to == "private"),
+        "the command over Socket Mode was answered: {answer:?}"
+    );
+    for (method, path) in [
+        ("POST", "/slack/commands"),
+        ("POST", "/slack/interactions"),
+        ("POST", "/events"),
+        ("POST", "/events/sns"),
+    ] {
+        let resp = app
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", app.url))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404, "{path} is not served");
+    }
+    let ready: Value = app
+        .http
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["state_store"], "dynamodb", "{ready}");
+    assert!(app.url.starts_with("http://127.0.0.1:"));
+    queue.wait_until_empty(Duration::from_secs(10)).await;
+    assert_eq!(slack.posts().len(), 3);
+}

@@ -106,6 +106,8 @@ pub struct NotifyOptions {
     pub lease: Duration,
     /// Read events from this SQS queue (with `Options::queue_client`).
     pub queue_url: Option<String>,
+    /// EVENTS_API_KEY set (`POST /events` served).
+    pub events_api_key: bool,
     pub routes: Routes,
     pub sns: Option<(Vec<String>, CertUrlRule)>,
 }
@@ -117,6 +119,7 @@ impl Default for NotifyOptions {
             post_interval: Duration::from_secs(1),
             lease: Duration::from_secs(30),
             queue_url: None,
+            events_api_key: true,
             routes: Routes {
                 default_channel: "C0NOTIFY".into(),
                 purchases: None,
@@ -177,7 +180,11 @@ pub async fn start_app(options: Options, cloudtrail: FakeAws, slack: FakeSlack) 
         None => StateSettings::Memory,
     };
     let notify = options.notify.map(|n| NotifySettings {
-        events_keys: ApiKeys::parse(EVENTS_KEY, "x-api-key").unwrap(),
+        events_keys: if n.events_api_key {
+            ApiKeys::parse(EVENTS_KEY, "x-api-key").unwrap()
+        } else {
+            None
+        },
         sns_topic_arns: n.sns.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
         sns_cert_rule: n.sns.map(|s| s.1).unwrap_or(CertUrlRule::AmazonSns),
         token: BotToken::new(fake_slack::BOT_TOKEN),

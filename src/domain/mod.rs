@@ -13,7 +13,8 @@ mod window;
 
 pub use account::{names_account, Account};
 pub use activity::{
-    Activity, ActivityKind, Actor, AgreementFacts, AgreementId, Intent, Origin, Outcome,
+    Activity, ActivityKind, Actor, Adjustment, AgreementFacts, AgreementId, Identity, Intent,
+    Origin, Outcome,
 };
 pub use command::{Command, CommandError, Filter, Query, USAGE};
 pub use fetch::{Ending, Failure, Fetched, LookupError};

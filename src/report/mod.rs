@@ -228,7 +228,13 @@ impl Report {
 /// What happened, in words: "Purchase", "Failed purchase attempt (AccessDeniedException)".
 pub fn headline(activity: &Activity) -> String {
     match &activity.outcome {
-        crate::domain::Outcome::Succeeded => activity.kind.label().to_owned(),
+        crate::domain::Outcome::Succeeded => match &activity.kind {
+            ActivityKind::BillingAdjustment(adjustment) => match adjustment.money() {
+                Some(money) => format!("Billing adjustment ({money})"),
+                None => "Billing adjustment".to_owned(),
+            },
+            kind => kind.label().to_owned(),
+        },
         crate::domain::Outcome::Failed { code, .. } => {
             let what = match &activity.kind {
                 k if k.is_purchase() => "purchase attempt".to_owned(),

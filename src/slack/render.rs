@@ -498,10 +498,10 @@ fn loud_notification(a: &Activity, mention: Option<&str>, note: Option<&str>) ->
     }
     let context = still_to_come(a, note);
     let text = format!(
-        "{lead}{}: {} ({})",
+        "{lead}{}: {}{}",
         title.split_once(' ').map_or(title, |(_, t)| t),
         product.replace('`', ""),
-        a.agreement_id.as_ref().map_or("", |id| id.as_str())
+        agreement_after_product(a)
     );
     let mut blocks = vec![
         Block::header(title),
@@ -516,6 +516,16 @@ fn loud_notification(a: &Activity, mention: Option<&str>, note: Option<&str>) ->
         "open_subscriptions",
     ));
     Notification { text, blocks }
+}
+
+/// " (agmt-…)" after a product's name; nothing when the product is only known by its
+/// agreement (the name already is the id) or there is no agreement.
+fn agreement_after_product(a: &Activity) -> String {
+    let f = &a.facts;
+    match &a.agreement_id {
+        Some(id) if f.product_title.is_some() || f.product_id.is_some() => format!(" ({id})"),
+        _ => String::new(),
+    }
 }
 
 /// When, who, agreement, offer, account, value, region and term, as far as they are known.

@@ -52,6 +52,15 @@ pub enum Cmd {
     Healthcheck(HealthcheckArgs),
 }
 
+/// The log level when RUST_LOG is unset (the help text of `--log-format` says the same).
+pub fn default_log_level(command: Option<&Cmd>) -> &'static str {
+    match command {
+        None | Some(Cmd::Serve(_)) => "info",
+        Some(Cmd::Query(_) | Cmd::Check(_)) => "error",
+        Some(Cmd::Demo(_) | Cmd::Healthcheck(_)) => "warn",
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 pub enum LogFormat {
     #[default]
@@ -61,7 +70,9 @@ pub enum LogFormat {
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
-    /// Log format. The level comes from RUST_LOG (default `info`).
+    /// Log format. The level comes from RUST_LOG; without it: `info` for serve, `error` for
+    /// query and check (they print what they found themselves), `warn` for demo and
+    /// healthcheck.
     #[arg(
         long,
         env = "LOG_FORMAT",
@@ -242,11 +253,17 @@ pub struct QueryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Read CloudTrail records from this file instead of calling AWS: a trail log file from
-    /// S3 (`.json` or `.json.gz`), saved LookupEvents output, or a JSON array of records.
-    /// Windows older than 90 days are allowed here.
+    /// The text table with every column (account, region, product, source IP), however
+    /// wide; without it the table fits 100 columns.
     #[arg(long)]
-    pub events_file: Option<PathBuf>,
+    pub wide: bool,
+    /// Read CloudTrail records from files instead of calling AWS; repeat it for more. A
+    /// directory is read recursively (`.json`, `.json.gz`, JSON Lines), e.g. a trail's logs
+    /// synced from S3 with `aws s3 sync`. Also saved LookupEvents output or a JSON array of
+    /// records. A record in several files counts once. Windows older than 90 days are allowed
+    /// here.
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    pub events_file: Vec<PathBuf>,
     #[command(flatten)]
     pub regions: RegionArgs,
 }
@@ -535,6 +552,34 @@ mod tests {
     fn parse(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("marketplace-activity").chain(args.iter().copied()))
             .unwrap()
+    }
+
+    /// `--help` says what `main` does: the default level of each subcommand.
+    #[test]
+    fn the_help_text_tells_the_true_default_log_levels() {
+        use clap::CommandFactory;
+        let help = Cli::command()
+            .get_arguments()
+            .find(|a| a.get_id() == "log_format")
+            .and_then(|a| a.get_help().map(ToString::to_string))
+            .unwrap();
+        let cases: [(&[&str], &str); 6] = [
+            (&[], "serve"),
+            (&["serve"], "serve"),
+            (&["query"], "query"),
+            (&["check"], "check"),
+            (&["demo"], "demo"),
+            (&["healthcheck"], "healthcheck"),
+        ];
+        for (args, name) in cases {
+            let level = default_log_level(parse(args).command.as_ref());
+            let told = help
+                .split(&format!("`{level}` for "))
+                .nth(1)
+                .unwrap_or_else(|| panic!("{level} is not in the help: {help}"));
+            let names = told.split(['(', ',', ';']).next().unwrap();
+            assert!(names.contains(name), "{name}: {level} ({help})");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub use activity::{
     Origin, Outcome,
 };
 pub use command::{Command, CommandError, Filter, Query, USAGE};
-pub use fetch::{Ending, Failure, Fetched, LookupError};
+pub use fetch::{Audience, Ending, Examined, Failure, Fetched, LookupError, OutsideWindow};
 pub use window::{
     Period, PeriodUnit, TimeWindow, WindowError, WindowKind, WindowSpec, CLOUDTRAIL_RETENTION_DAYS,
 };

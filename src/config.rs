@@ -290,6 +290,8 @@ pub struct DemoArgs {
 pub enum ConfigError {
     #[error("SLACK_SIGNING_SECRET is required: set it to the Signing Secret from your Slack app's Basic Information page")]
     MissingSigningSecret,
+    #[error("{0} is still a placeholder like <your-signing-secret>: set it to the real value (the README's deployment steps say where each comes from)")]
+    Placeholder(&'static str),
     #[error("LISTEN_ADDR `{0}` is not an address like 0.0.0.0:3000")]
     BadListenAddr(String),
     #[error("CLOUDTRAIL_REGIONS is empty: give at least one region, like us-east-1")]
@@ -385,8 +387,26 @@ impl RegionArgs {
     }
 }
 
+/// A value still written as the README's placeholders are (`<your-signing-secret>`) stops
+/// start-up, rather than letting every request fail its signature check later.
+fn not_a_placeholder(name: &'static str, value: Option<&str>) -> Result<(), ConfigError> {
+    let placeholder = value.is_some_and(|v| {
+        v.split(',')
+            .map(str::trim)
+            .any(|part| part.starts_with('<') && part.ends_with('>'))
+    });
+    if placeholder {
+        Err(ConfigError::Placeholder(name))
+    } else {
+        Ok(())
+    }
+}
+
 impl ServeArgs {
     pub fn settings(&self) -> Result<ServeSettings, ConfigError> {
+        not_a_placeholder("SLACK_SIGNING_SECRET", self.slack_signing_secret.as_deref())?;
+        not_a_placeholder("SLACK_BOT_TOKEN", self.notify.slack_bot_token.as_deref())?;
+        not_a_placeholder("EVENTS_API_KEY", self.notify.events_api_key.as_deref())?;
         let signing_secrets = self
             .slack_signing_secret
             .as_deref()
@@ -552,6 +572,33 @@ mod tests {
     fn parse(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("marketplace-activity").chain(args.iter().copied()))
             .unwrap()
+    }
+
+    #[test]
+    fn the_readmes_placeholders_stop_start_up() {
+        let mut cli = parse(&["serve", "--slack-signing-secret", "<your-signing-secret>"]);
+        let Some(Cmd::Serve(args)) = cli.command.take() else {
+            panic!()
+        };
+        let err = args.settings().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("SLACK_SIGNING_SECRET is still a placeholder"),
+            "{err}"
+        );
+        let mut cli = parse(&["serve", "--slack-signing-secret", "new,<old-secret>"]);
+        let Some(Cmd::Serve(args)) = cli.command.take() else {
+            panic!()
+        };
+        assert!(
+            args.settings().is_err(),
+            "a rotation list with a placeholder"
+        );
+        let mut cli = parse(&["serve", "--slack-signing-secret", "a<b>c"]);
+        let Some(Cmd::Serve(args)) = cli.command.take() else {
+            panic!()
+        };
+        assert!(args.settings().is_ok(), "a real value with brackets inside");
     }
 
     /// `--help` says what `main` does: the default level of each subcommand.

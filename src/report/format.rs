@@ -239,6 +239,14 @@ fn notes(report: &Report) -> Vec<String> {
             if report.skipped == 1 { "is" } else { "are" }
         ));
     }
+    if e.duplicates > 0 && !report.activities.is_empty() {
+        notes.push(format!(
+            "note: {} record{} found in more than one file {} counted once.",
+            thousands(e.duplicates),
+            plural(e.duplicates),
+            if e.duplicates == 1 { "was" } else { "were" }
+        ));
+    }
     if e.unreadable_file_count > 0 {
         notes.push(format!(
             "note: {} file{} could not be read: {}{}.",

@@ -11,5 +11,6 @@ mod manifest;
 mod notifications;
 mod operations;
 mod replicas;
+mod rust_version;
 mod slash_command;
 mod sns_verify;

@@ -53,6 +53,15 @@ pub enum Cmd {
     Healthcheck(HealthcheckArgs),
 }
 
+/// The log level when RUST_LOG is unset (the help text of `--log-format` says the same).
+pub fn default_log_level(command: Option<&Cmd>) -> &'static str {
+    match command {
+        None | Some(Cmd::Serve(_)) => "info",
+        Some(Cmd::Query(_) | Cmd::Check(_)) => "error",
+        Some(Cmd::Demo(_) | Cmd::Healthcheck(_)) => "warn",
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 pub enum LogFormat {
     #[default]
@@ -62,7 +71,9 @@ pub enum LogFormat {
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
-    /// Log format. The level comes from RUST_LOG (default `info`).
+    /// Log format. The level comes from RUST_LOG; without it: `info` for serve, `error` for
+    /// query and check (they print what they found themselves), `warn` for demo and
+    /// healthcheck.
     #[arg(
         long,
         env = "LOG_FORMAT",
@@ -256,11 +267,17 @@ pub struct QueryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Read CloudTrail records from this file instead of calling AWS: a trail log file from
-    /// S3 (`.json` or `.json.gz`), saved LookupEvents output, or a JSON array of records.
-    /// Windows older than 90 days are allowed here.
+    /// The text table with every column (account, region, product, source IP), however
+    /// wide; without it the table fits 100 columns.
     #[arg(long)]
-    pub events_file: Option<PathBuf>,
+    pub wide: bool,
+    /// Read CloudTrail records from files instead of calling AWS; repeat it for more. A
+    /// directory is read recursively (`.json`, `.json.gz`, JSON Lines), e.g. a trail's logs
+    /// synced from S3 with `aws s3 sync`. Also saved LookupEvents output or a JSON array of
+    /// records. A record in several files counts once. Windows older than 90 days are allowed
+    /// here.
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    pub events_file: Vec<PathBuf>,
     #[command(flatten)]
     pub regions: RegionArgs,
 }
@@ -289,6 +306,8 @@ pub enum ConfigError {
     MissingSigningSecret,
     #[error("SLACK_APP_TOKEN must be an app-level token (xapp-…): create one under Basic Information → App-Level Tokens with the connections:write scope")]
     BadAppToken,
+    #[error("{0} is still a placeholder like <your-signing-secret>: set it to the real value (the README's deployment steps say where each comes from)")]
+    Placeholder(&'static str),
     #[error("LISTEN_ADDR `{0}` is not an address like 0.0.0.0:3000")]
     BadListenAddr(String),
     #[error("CLOUDTRAIL_REGIONS is empty: give at least one region, like us-east-1")]
@@ -388,8 +407,26 @@ impl RegionArgs {
     }
 }
 
+/// A value still written as the README's placeholders are (`<your-signing-secret>`) stops
+/// start-up, rather than letting every request fail its signature check later.
+fn not_a_placeholder(name: &'static str, value: Option<&str>) -> Result<(), ConfigError> {
+    let placeholder = value.is_some_and(|v| {
+        v.split(',')
+            .map(str::trim)
+            .any(|part| part.starts_with('<') && part.ends_with('>'))
+    });
+    if placeholder {
+        Err(ConfigError::Placeholder(name))
+    } else {
+        Ok(())
+    }
+}
+
 impl ServeArgs {
     pub fn settings(&self) -> Result<ServeSettings, ConfigError> {
+        not_a_placeholder("SLACK_SIGNING_SECRET", self.slack_signing_secret.as_deref())?;
+        not_a_placeholder("SLACK_BOT_TOKEN", self.notify.slack_bot_token.as_deref())?;
+        not_a_placeholder("EVENTS_API_KEY", self.notify.events_api_key.as_deref())?;
         let socket = self.socket()?;
         let signing_secrets = match (
             self.slack_signing_secret
@@ -592,6 +629,61 @@ mod tests {
     fn parse(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("marketplace-activity").chain(args.iter().copied()))
             .unwrap()
+    }
+
+    #[test]
+    fn the_readmes_placeholders_stop_start_up() {
+        let mut cli = parse(&["serve", "--slack-signing-secret", "<your-signing-secret>"]);
+        let Some(Cmd::Serve(args)) = cli.command.take() else {
+            panic!()
+        };
+        let err = args.settings().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("SLACK_SIGNING_SECRET is still a placeholder"),
+            "{err}"
+        );
+        let mut cli = parse(&["serve", "--slack-signing-secret", "new,<old-secret>"]);
+        let Some(Cmd::Serve(args)) = cli.command.take() else {
+            panic!()
+        };
+        assert!(
+            args.settings().is_err(),
+            "a rotation list with a placeholder"
+        );
+        let mut cli = parse(&["serve", "--slack-signing-secret", "a<b>c"]);
+        let Some(Cmd::Serve(args)) = cli.command.take() else {
+            panic!()
+        };
+        assert!(args.settings().is_ok(), "a real value with brackets inside");
+    }
+
+    /// `--help` says what `main` does: the default level of each subcommand.
+    #[test]
+    fn the_help_text_tells_the_true_default_log_levels() {
+        use clap::CommandFactory;
+        let help = Cli::command()
+            .get_arguments()
+            .find(|a| a.get_id() == "log_format")
+            .and_then(|a| a.get_help().map(ToString::to_string))
+            .unwrap();
+        let cases: [(&[&str], &str); 6] = [
+            (&[], "serve"),
+            (&["serve"], "serve"),
+            (&["query"], "query"),
+            (&["check"], "check"),
+            (&["demo"], "demo"),
+            (&["healthcheck"], "healthcheck"),
+        ];
+        for (args, name) in cases {
+            let level = default_log_level(parse(args).command.as_ref());
+            let told = help
+                .split(&format!("`{level}` for "))
+                .nth(1)
+                .unwrap_or_else(|| panic!("{level} is not in the help: {help}"));
+            let names = told.split(['(', ',', ';']).next().unwrap();
+            assert!(names.contains(name), "{name}: {level} ({help})");
+        }
     }
 
     #[test]

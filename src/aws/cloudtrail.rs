@@ -238,7 +238,7 @@ impl RegionClient {
                 Ok(page) => page,
                 Err(err) => {
                     let err = LookupError::from_sdk(&err);
-                    tracing::warn!(account = %self.account.label(), region = %self.region, error = %err, "LookupEvents failed");
+                    tracing::debug!(account = %self.account.label(), region = %self.region, error = %err, detail = %err.detail(), "LookupEvents failed");
                     fetched.failures.push(Failure {
                         account: self.account.clone(),
                         region: self.region.clone(),
@@ -247,6 +247,7 @@ impl RegionClient {
                     return fetched;
                 }
             };
+            fetched.examined.records += page.events().len();
             tracing::debug!(
                 region = %self.region,
                 events = page.events().len(),
@@ -260,6 +261,7 @@ impl RegionClient {
                         if activity.account_id.is_none() {
                             activity.account_id.clone_from(&self.account.id);
                         }
+                        fetched.examined.agreement_records += 1;
                         fetched.activities.push(activity);
                     }
                     Some(Ok(None)) => {}
@@ -297,7 +299,9 @@ impl LookupError {
         match err {
             SdkError::ServiceError(service) => {
                 let e = service.err();
-                let code = e.code().unwrap_or("Unknown");
+                let Some(code) = e.code() else {
+                    return Self::BadAnswer(DisplayErrorContext(err).to_string());
+                };
                 let message = e.message().unwrap_or("").to_owned();
                 match code {
                     "AccessDeniedException"
@@ -313,7 +317,10 @@ impl LookupError {
                     "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
                         Self::Throttled
                     }
-                    _ => Self::Other(format!("{code}: {message}")),
+                    _ => Self::Service {
+                        code: code.to_owned(),
+                        message,
+                    },
                 }
             }
             SdkError::TimeoutError(_) => Self::Timeout,
@@ -324,6 +331,10 @@ impl LookupError {
                     Self::AssumeRoleFailed(detail)
                 } else if detail.contains("credentials") || detail.contains("Credentials") {
                     Self::NoCredentials(detail)
+                } else if matches!(other, SdkError::DispatchFailure(_)) {
+                    Self::Unreachable(detail)
+                } else if matches!(other, SdkError::ResponseError(_)) {
+                    Self::BadAnswer(detail)
                 } else {
                     Self::Other(detail)
                 }

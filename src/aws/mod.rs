@@ -5,8 +5,9 @@
 //! - [`cloudtrail`]: CloudTrail LookupEvents, paced and paginated, across regions.
 //! - [`record`]: one CloudTrail record (JSON) into an [`Activity`].
 //! - [`reports`]: one path from a question to a report (lookup, build, details).
-//! - [`events_file`]: records saved to a file (trail logs from S3, saved LookupEvents output),
-//!   for `query --events-file` and the demo.
+//! - [`events_file`]: records saved to files (trail logs synced from S3, saved LookupEvents
+//!   output, JSON Lines), read from files and directories, for `query --events-file` and the
+//!   demo.
 
 pub mod accounts;
 pub mod agreements;
@@ -17,7 +18,7 @@ pub mod reports;
 
 use std::sync::Arc;
 
-use crate::domain::{names_account, TimeWindow};
+use crate::domain::TimeWindow;
 
 pub use cloudtrail::CloudTrail;
 
@@ -83,15 +84,7 @@ impl ActivitySource {
     pub async fn lookup(&self, window: &TimeWindow, account: Option<&str>) -> Fetched {
         match self {
             Self::CloudTrail(ct) => ct.lookup(window, account).await,
-            Self::Fixed(loaded) => {
-                let mut fetched = loaded.within(window);
-                if let Some(word) = account {
-                    fetched.activities.retain(|a| {
-                        names_account(a.account_alias.as_deref(), a.account_id.as_deref(), word)
-                    });
-                }
-                fetched
-            }
+            Self::Fixed(loaded) => loaded.lookup(window, account),
         }
     }
 
@@ -112,7 +105,7 @@ impl ActivitySource {
                     ct.regions().collect::<Vec<_>>().join(", ")
                 )
             }
-            Self::Fixed(loaded) => format!("{} records from {}", loaded.len(), loaded.origin),
+            Self::Fixed(loaded) => loaded.origin.clone(),
         }
     }
 }

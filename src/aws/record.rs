@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::domain::{
-    Activity, ActivityKind, Actor, AgreementFacts, AgreementId, Intent, Origin, Outcome,
+    Activity, ActivityKind, Actor, AgreementFacts, AgreementId, Identity, Intent, Origin, Outcome,
 };
 
 /// The event source of every agreement API call.
@@ -47,6 +47,21 @@ struct UserIdentity {
     kind: Option<String>,
     arn: Option<String>,
     account_id: Option<String>,
+    user_name: Option<String>,
+    principal_id: Option<String>,
+    session_context: Option<SessionContext>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContext {
+    session_issuer: Option<SessionIssuer>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionIssuer {
+    user_name: Option<String>,
 }
 
 /// The fields of `requestParameters` / `responseElements` we use; the rest is ignored.
@@ -109,14 +124,16 @@ fn from_raw(raw: RawRecord) -> Option<Activity> {
         .and_then(|p| p.intent.as_deref())
         .and_then(Intent::parse);
     let identity = raw.user_identity.as_ref();
-    let actor = match identity.and_then(|u| u.arn.as_deref()) {
-        Some(arn) => Actor::from_arn(arn),
-        None => Actor::Other {
-            description: identity
-                .and_then(|u| u.kind.clone())
-                .unwrap_or_else(|| "unknown".into()),
-        },
-    };
+    let actor = Actor::from_identity(&Identity {
+        kind: identity.and_then(|u| u.kind.as_deref()),
+        arn: identity.and_then(|u| u.arn.as_deref()),
+        user_name: identity.and_then(|u| u.user_name.as_deref()),
+        principal_id: identity.and_then(|u| u.principal_id.as_deref()),
+        issuer: identity
+            .and_then(|u| u.session_context.as_ref())
+            .and_then(|c| c.session_issuer.as_ref())
+            .and_then(|i| i.user_name.as_deref()),
+    });
     let outcome = match raw.error_code {
         Some(code) if !code.is_empty() => Outcome::Failed {
             code,
@@ -218,6 +235,60 @@ mod tests {
         assert_eq!(a.intent, Some(Intent::Amend));
         assert_eq!(a.agreement_request_id.as_deref(), Some("ar-1"));
         assert_eq!(a.actor.to_string(), "unknown");
+    }
+
+    /// `userIdentity` shapes from CloudTrail's documentation
+    /// (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html>):
+    /// the caller is named from `userName` or the session in `principalId` when there is no ARN.
+    #[test]
+    fn callers_without_an_arn_are_named() {
+        let cases = [
+            (
+                r#"{"type":"SAMLUser","principalId":"SAMLExample:alice@example.com","userName":"alice@example.com","identityProvider":"bdGOnTesti4+ERRKjYjBUbXX8lk="}"#,
+                "alice@example.com (SAMLUser)",
+            ),
+            (
+                r#"{"type":"WebIdentityUser","principalId":"accounts.google.com:application-id.apps.googleusercontent.com:user-id","userName":"user-id","identityProvider":"accounts.google.com"}"#,
+                "user-id (WebIdentityUser)",
+            ),
+            (
+                r#"{"type":"Unknown","principalId":"AIDACKCEVSQ6C2EXAMPLE","accountId":"111122223333","userName":"carol"}"#,
+                "carol",
+            ),
+            (
+                r#"{"type":"IAMUser","principalId":"AIDAJ45Q7YFFAREXAMPLE","accountId":"111122223333","userName":"dave"}"#,
+                "dave (IAM user)",
+            ),
+            (
+                r#"{"type":"AssumedRole","principalId":"AROAIDPPEZS35WEXAMPLE:erin","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAIDPPEZS35WEXAMPLE","userName":"ProcurementAdmin"}}}"#,
+                "erin (role ProcurementAdmin)",
+            ),
+            (
+                r#"{"type":"AssumedRole","principalId":"AROAIDPPEZS35WEXAMPLE:erin"}"#,
+                "erin (AssumedRole)",
+            ),
+            (
+                r#"{"type":"Root","principalId":"111122223333","accountId":"111122223333"}"#,
+                "root user",
+            ),
+            (
+                r#"{"type":"AWSService","invokedBy":"marketplace.amazonaws.com"}"#,
+                "AWSService",
+            ),
+            (
+                r#"{"type":"Unknown","principalId":"","userName":"  "}"#,
+                "Unknown",
+            ),
+        ];
+        for (identity, want) in cases {
+            let json = format!(
+                r#"{{"eventName":"AcceptAgreementRequest","eventSource":"agreement-marketplace.amazonaws.com","eventTime":"2026-11-02T15:40:00Z","userIdentity":{identity}}}"#
+            );
+            let a = parse_record(&json).unwrap().unwrap();
+            assert_eq!(a.actor.to_string(), want, "identity {identity}");
+            let back: Activity = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+            assert_eq!(back.actor, a.actor, "round trip of {identity}");
+        }
     }
 
     #[test]

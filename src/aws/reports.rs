@@ -116,6 +116,8 @@ impl Reporter {
         };
         let calls = fetched.calls;
         let by_account = self.source.accounts().len() > 1;
+        let mut fetched = fetched;
+        fetched.examined.source = self.source.describe();
         let mut report = Report::build(fetched, filter, window, by_account);
         if let Some(agreements) = &self.agreements {
             let missing = agreements
@@ -132,7 +134,8 @@ impl Reporter {
             "lookup done"
         );
         for f in &report.failures {
-            tracing::error!(account = %f.account.label(), region = %f.region, error = %f.error, "CloudTrail lookup failed");
+            // One short line; the SDK's whole account was logged at debug where it failed.
+            tracing::warn!(account = %f.account.label(), region = %f.region, error = %f.error, "CloudTrail lookup failed");
         }
         Ok(report)
     }

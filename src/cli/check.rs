@@ -1,21 +1,29 @@
 //! `marketplace-activity check`: validates the configuration and tries the credentials
 //! (Slack `auth.test`, one small CloudTrail call per region) without serving. One line per
-//! check, so a person setting up, or a deploy pipeline, sees at once what is wrong.
+//! check and, under a failure, one line saying what to do, so a person setting up, or a
+//! deploy pipeline, sees at once what is wrong. What the SDKs said in full goes to the log at
+//! debug level (`RUST_LOG=debug`).
 
 use std::time::Duration;
 
 use crate::aws::{connect, sdk_config_loader};
 use crate::config::{NotifySettings, ServeArgs, ServeSettings, StateSettings};
+use crate::domain::Audience;
 use crate::metrics::Metrics;
-use crate::slack::web_api::SlackApi;
+use crate::slack::web_api::{ApiError, SlackApi};
 use crate::startup::open_state;
 use crate::state::StateStore;
 
-/// One check's outcome: whether it passed, what was checked, and what was found.
+/// The longest a line of `check` gets; longer causes are cut (the log has them whole).
+pub const MAX_LINE: usize = 200;
+
+/// One check's outcome: whether it passed, what was checked, what was found, and on failure
+/// what to do.
 struct Outcome {
     passed: bool,
     what: String,
     detail: String,
+    fix: Option<String>,
 }
 
 impl Outcome {
@@ -24,32 +32,44 @@ impl Outcome {
             passed: true,
             what: what.to_owned(),
             detail: detail.into(),
+            fix: None,
         }
     }
 
-    fn fail(what: &str, detail: impl Into<String>) -> Self {
+    fn fail(what: &str, cause: impl Into<String>, fix: impl Into<String>) -> Self {
         Self {
             passed: false,
-            ..Self::ok(what, detail)
+            what: what.to_owned(),
+            detail: cause.into(),
+            fix: Some(fix.into()),
         }
     }
 }
 
-/// Runs every check, printing a line each to `out`; returns whether all passed.
+/// Runs every check, printing a line each to `out` (and a fix under each failure); returns
+/// whether all passed.
 pub async fn run(args: &ServeArgs, out: &mut dyn std::io::Write) -> std::io::Result<bool> {
     let mut ok = true;
     let mut report = |outcomes: Vec<Outcome>| -> std::io::Result<()> {
         for o in outcomes {
             ok &= o.passed;
             let mark = if o.passed { "ok" } else { "FAIL" };
-            writeln!(out, "{mark:<4}  {}: {}", o.what, o.detail)?;
+            writeln!(
+                out,
+                "{}",
+                cut(&format!("{mark:<4}  {}: {}", o.what, o.detail))
+            )?;
+            if let Some(fix) = &o.fix {
+                writeln!(out, "{}", cut(&format!("      fix: {fix}")))?;
+            }
         }
         Ok(())
     };
     let settings = match args.settings() {
         Ok(s) => s,
         Err(e) => {
-            report(vec![Outcome::fail("configuration", e.to_string())])?;
+            let (cause, fix) = split_fix(&e.to_string());
+            report(vec![Outcome::fail("configuration", cause, fix)])?;
             return Ok(false);
         }
     };
@@ -63,6 +83,36 @@ pub async fn run(args: &ServeArgs, out: &mut dyn std::io::Write) -> std::io::Res
     }
     report(check_cloudtrail(&settings, &sdk).await)?;
     Ok(ok)
+}
+
+/// A line cut to [`MAX_LINE`] characters.
+fn cut(line: &str) -> String {
+    match line.char_indices().nth(MAX_LINE - 1) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line.to_owned(),
+    }
+}
+
+/// A configuration error's message says what is wrong and, after a colon, what to do
+/// ("SLACK_SIGNING_SECRET is required: set it to …"). Split there; otherwise point at `--help`.
+fn split_fix(message: &str) -> (String, String) {
+    const VERBS: [&str; 10] = [
+        "set ", "use ", "give ", "add ", "allow ", "make ", "pass ", "remove ", "create ",
+        "deploy ",
+    ];
+    for (i, _) in message.match_indices(": ") {
+        let rest = &message[i + 2..];
+        if VERBS.iter().any(|v| rest.starts_with(v)) {
+            let mut fix = rest.to_owned();
+            fix[..1].make_ascii_uppercase();
+            return (message[..i].to_owned(), format!("{fix}."));
+        }
+    }
+    (
+        message.to_owned(),
+        "Every setting is a flag and an environment variable: `marketplace-activity --help` lists them."
+            .to_owned(),
+    )
 }
 
 /// "listening on …, CloudTrail in …, notifications to …".
@@ -101,7 +151,22 @@ async fn check_slack(notify: &NotifySettings) -> Outcome {
     );
     match api.auth_test(Duration::from_secs(10)).await {
         Ok(()) => Outcome::ok("slack", "auth.test accepted SLACK_BOT_TOKEN"),
-        Err(e) => Outcome::fail("slack", e.to_string()),
+        Err(ApiError::Config { error, fix }) => Outcome::fail(
+            "slack",
+            format!("Slack refused SLACK_BOT_TOKEN: {error}"),
+            fix,
+        ),
+        Err(e @ ApiError::RateLimited(_)) => {
+            Outcome::fail("slack", e.to_string(), "Try again in a minute.")
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "auth.test failed");
+            Outcome::fail(
+                "slack",
+                "auth.test did not succeed (Slack unreachable or answering errors)",
+                "Check the network path to Slack (and SLACK_API_URL if it is set), then try again.",
+            )
+        }
     }
 }
 
@@ -114,7 +179,10 @@ async fn check_state(settings: &ServeSettings, sdk: &aws_config::SdkConfig) -> O
     };
     let store = match opened {
         Ok(store) => store,
-        Err(e) => return Outcome::fail("state", e.to_string()),
+        Err(e) => {
+            let (cause, fix) = split_fix(&e.to_string());
+            return Outcome::fail("state", cause, fix);
+        }
     };
     let place =
         match &settings.state {
@@ -130,7 +198,10 @@ async fn check_state(settings: &ServeSettings, sdk: &aws_config::SdkConfig) -> O
             "state",
             format!("{place}: read, conditional write and delete work"),
         ),
-        Err(e) => Outcome::fail("state", format!("{place}: {e}. {}", e.fix())),
+        Err(e) => {
+            tracing::debug!(error = ?e, "state store probe failed");
+            Outcome::fail("state", format!("{place}: {e}"), e.fix())
+        }
     }
 }
 
@@ -142,7 +213,10 @@ async fn check_cloudtrail(settings: &ServeSettings, sdk: &aws_config::SdkConfig)
         let what = format!("cloudtrail {}", place.place());
         outcomes.push(match result {
             Ok(()) => Outcome::ok(&what, "LookupEvents allowed"),
-            Err(e) => Outcome::fail(&what, format!("{} ({e})", e.user_message())),
+            Err(e) => {
+                tracing::debug!(place = %place.place(), error = %e, detail = %e.detail(), "LookupEvents failed");
+                Outcome::fail(&what, e.cause(), e.fix(Audience::Terminal))
+            }
         });
     }
     outcomes
@@ -168,4 +242,29 @@ pub async fn healthcheck(listen_addr: &str) -> anyhow::Result<()> {
         resp.status()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_messages_split_into_cause_and_fix() {
+        let (cause, fix) = split_fix("SLACK_SIGNING_SECRET is required: set it to the Signing Secret from your Slack app's Basic Information page");
+        assert_eq!(cause, "SLACK_SIGNING_SECRET is required");
+        assert_eq!(
+            fix,
+            "Set it to the Signing Secret from your Slack app's Basic Information page."
+        );
+        let (cause, fix) = split_fix("LISTEN_ADDR `x` is not an address like 0.0.0.0:3000");
+        assert_eq!(cause, "LISTEN_ADDR `x` is not an address like 0.0.0.0:3000");
+        assert!(fix.contains("--help"), "{fix}");
+    }
+
+    #[test]
+    fn long_lines_are_cut() {
+        let line = "x".repeat(500);
+        assert_eq!(cut(&line).chars().count(), MAX_LINE);
+        assert_eq!(cut("short"), "short");
+    }
 }

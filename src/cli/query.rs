@@ -1,53 +1,69 @@
-//! `marketplace-activity query`: the slash command's report in a terminal.
+//! `marketplace-activity query`: the slash command's report in a terminal, from CloudTrail or
+//! from trail logs on disk.
 
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
-use std::time::Duration;
-
-use crate::aws::events_file::Loaded;
+use crate::aws::events_file::{Loaded, Progress};
 use crate::aws::reports::{Budget, Reporter};
 use crate::aws::{connect, sdk_config_loader, ActivitySource};
 use crate::config::QueryArgs;
-use crate::domain::{Command, USAGE};
+use crate::domain::{Audience, Command, USAGE};
 use crate::metrics::Metrics;
-use crate::report::format;
+use crate::report::format::{self, thousands, Format, Layout};
 
 /// A terminal can wait longer for agreement details than Slack's answer does.
 const DETAILS_BUDGET: Duration = Duration::from_secs(10);
 
-pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
+/// How a query ended, for the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answered {
+    /// Every account and region answered (with activity or without).
+    Fully,
+    /// Some or all of the lookup failed; what failed has been printed once.
+    Partly,
+}
+
+pub async fn run(args: QueryArgs) -> anyhow::Result<Answered> {
     let text = args.words.join(" ");
     let query = match Command::parse(&text) {
         Ok(Command::Report(q)) => q,
         Ok(Command::Help) => {
             println!("{}", USAGE.replace(['*', '`'], ""));
-            return Ok(());
+            return Ok(Answered::Fully);
         }
         Err(e) => anyhow::bail!("{e}\n\n{}", USAGE.replace(['*', '`'], "")),
     };
     let now = chrono::Utc::now();
-    let (source, window, agreements) = match &args.events_file {
-        Some(path) => {
-            let loaded = Loaded::from_path(path)?;
-            (
-                ActivitySource::Fixed(Arc::new(loaded)),
-                query.window.resolve_unbounded(now)?,
-                None,
-            )
-        }
-        None => {
-            let regions = args.regions.parse()?;
-            let accounts = args.regions.accounts()?;
-            let sdk = sdk_config_loader().load().await;
-            let aws = connect(&sdk, &accounts, &regions, &Metrics::new()).await;
-            (
-                ActivitySource::CloudTrail(aws.cloudtrail),
-                query.window.resolve(now)?,
-                Some(aws.agreements),
-            )
-        }
+    let (source, window, agreements) = if args.events_file.is_empty() {
+        let regions = args.regions.parse()?;
+        let accounts = args.regions.accounts()?;
+        let sdk = sdk_config_loader().load().await;
+        let aws = connect(&sdk, &accounts, &regions, &Metrics::new()).await;
+        (
+            ActivitySource::CloudTrail(aws.cloudtrail),
+            query.window.resolve(now)?,
+            Some(aws.agreements),
+        )
+    } else {
+        let progress = TerminalProgress::new();
+        let paths = args.events_file.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let loaded = Loaded::from_paths(&paths, &progress);
+            progress.finish();
+            loaded
+        })
+        .await
+        .context("reading the events files")??;
+        (
+            ActivitySource::Fixed(Arc::new(loaded)),
+            query.window.resolve_unbounded(now)?,
+            None,
+        )
     };
     let budget = Budget {
         lookup: None,
@@ -56,10 +72,77 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     let report = Reporter::new(source, agreements)
         .report(window, query.filter, query.account.as_deref(), budget)
         .await?;
-    let mut out = std::io::stdout().lock();
-    format::write(&report, args.format, &mut out).context("writing the report")?;
-    if report.nothing_answered {
-        anyhow::bail!("the lookup failed in every region");
+    let layout = if args.wide {
+        Layout::Wide
+    } else {
+        Layout::Narrow
+    };
+    // When nothing answered there is no report to print, only what failed (on stderr); JSON
+    // still gets its document, whose `failures` say the same for a script.
+    if !report.nothing_answered || args.format == Format::Json {
+        let mut out = std::io::stdout().lock();
+        format::write_with(&report, args.format, layout, &mut out).context("writing the report")?;
     }
-    Ok(())
+    if report.nothing_answered {
+        for f in &report.failures {
+            eprintln!("error: CloudTrail in {}: {}.", f.place(), f.error.cause());
+            eprintln!("fix: {}", f.error.fix(Audience::Terminal));
+        }
+    }
+    Ok(if report.failures.is_empty() {
+        Answered::Fully
+    } else {
+        Answered::Partly
+    })
+}
+
+/// Files and records read so far, on stderr, only when stderr is a terminal.
+struct TerminalProgress {
+    bar: Option<indicatif::ProgressBar>,
+    records: AtomicUsize,
+}
+
+impl TerminalProgress {
+    fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "reading {pos}/{len} files, {msg} records {wide_bar} {elapsed}",
+                )
+                .expect("a fixed template parses"),
+            );
+            bar
+        });
+        Self {
+            bar,
+            records: AtomicUsize::new(0),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for TerminalProgress {
+    fn start(&self, files: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(files as u64);
+            bar.set_message("0");
+        }
+    }
+
+    fn file_done(&self, records: usize) {
+        let total = self.records.fetch_add(records, Ordering::Relaxed) + records;
+        if let Some(bar) = &self.bar {
+            bar.set_message(thousands(total));
+            bar.inc(1);
+        }
+    }
 }

@@ -103,6 +103,9 @@ pub enum ActivityKind {
     /// "Agreement Cancellation Request …": the stage (pending approval, approved, rejected,
     /// cancelled).
     CancellationRequest(String),
+    /// "Purchase Agreement Billing Adjustment Completed": the seller's refund or credit on one
+    /// of the agreement's invoices was processed.
+    BillingAdjustment(Adjustment),
     /// Read-only calls (`DescribeAgreement`, `GetAgreementTerms`, `SearchAgreements`…).
     Read(String),
     /// Any other event name, shown as it is.
@@ -176,6 +179,7 @@ impl ActivityKind {
             Self::RenewalUpcoming => "Renewal upcoming",
             Self::RenewalTermsFinalized => "Renewal terms finalized",
             Self::CancellationRequest(_) => "Cancellation request",
+            Self::BillingAdjustment(_) => "Billing adjustment",
             Self::Read(_) => "read",
             Self::Other(_) => "other",
         }
@@ -186,6 +190,70 @@ fn is_read_name(name: &str) -> bool {
     ["Describe", "Get", "List", "Search"]
         .iter()
         .any(|p| name.starts_with(p))
+}
+
+/// A billing adjustment as Marketplace's event states it. Amounts stay decimal strings, as
+/// sent (negative is money back to the buyer); values that don't look like an amount or a
+/// currency code are dropped rather than shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adjustment {
+    /// `ba-…`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// `adjustmentReasonCode`, e.g. `INCORRECT_TERMS_ACCEPTED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Adjustment {
+    /// Keeps the fields that have the documented shape: an amount like `-1000.00`, a
+    /// three-letter currency code, ids and reason codes of letters, digits, `-` and `_`.
+    pub fn new(
+        id: Option<String>,
+        amount: Option<String>,
+        currency: Option<String>,
+        reason: Option<String>,
+    ) -> Self {
+        fn token(s: Option<String>) -> Option<String> {
+            s.filter(|s| {
+                (1..=64).contains(&s.len())
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+        }
+        let amount = amount.map(|a| a.trim().to_owned()).filter(|a| {
+            let digits = a.strip_prefix(['-', '+']).unwrap_or(a);
+            let mut parts = digits.splitn(2, '.');
+            let whole = parts.next().unwrap_or("");
+            let fraction = parts.next().unwrap_or("0");
+            (1..=20).contains(&whole.len())
+                && (1..=10).contains(&fraction.len())
+                && whole.bytes().all(|b| b.is_ascii_digit())
+                && fraction.bytes().all(|b| b.is_ascii_digit())
+        });
+        let currency = currency
+            .map(|c| c.trim().to_ascii_uppercase())
+            .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()));
+        Self {
+            id: token(id),
+            amount,
+            currency,
+            reason: token(reason),
+        }
+    }
+
+    /// "-1000.00 USD", "-1000.00", or `None` when the event gave no amount.
+    pub fn money(&self) -> Option<String> {
+        let amount = self.amount.as_deref()?;
+        Some(match &self.currency {
+            Some(c) => format!("{amount} {c}"),
+            None => amount.to_owned(),
+        })
+    }
 }
 
 /// Whether the call succeeded. A failed `AcceptAgreementRequest` is not a purchase.
@@ -205,7 +273,8 @@ impl Outcome {
     }
 }
 
-/// Who made the call, derived from `userIdentity.arn`.
+/// Who made the call, derived from `userIdentity` (its `arn` when there is one, else its
+/// `userName` or `principalId`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Actor {
@@ -217,6 +286,13 @@ pub enum Actor {
         session: String,
     },
     Root,
+    /// A caller the record names without an ARN (a SAML or web identity user, an identity
+    /// whose `type` is `Unknown`): the name, and the identity type when it says something.
+    Named {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity: Option<String>,
+    },
     /// The event doesn't say (Marketplace's own events carry no caller).
     Unknown,
     /// A principal we don't break down (federated user, service…): its ARN or identity type.
@@ -225,7 +301,59 @@ pub enum Actor {
     },
 }
 
+/// What a CloudTrail record's `userIdentity` says about the caller, for
+/// [`Actor::from_identity`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Identity<'a> {
+    /// `type`: `IAMUser`, `AssumedRole`, `Root`, `SAMLUser`, `WebIdentityUser`, `Unknown`…
+    pub kind: Option<&'a str>,
+    pub arn: Option<&'a str>,
+    /// `userName`.
+    pub user_name: Option<&'a str>,
+    /// `principalId`: an opaque id, or `ID:session` for a role session.
+    pub principal_id: Option<&'a str>,
+    /// `sessionContext.sessionIssuer.userName`: the role a session belongs to.
+    pub issuer: Option<&'a str>,
+}
+
 impl Actor {
+    /// The caller from a record's `userIdentity`: its ARN when there is one; otherwise its
+    /// `userName`, or the session part of its `principalId`, with the identity type.
+    pub fn from_identity(identity: &Identity<'_>) -> Self {
+        fn present(v: Option<&str>) -> Option<&str> {
+            v.filter(|s| !s.trim().is_empty())
+        }
+        if let Some(arn) = present(identity.arn) {
+            return Self::from_arn(arn);
+        }
+        let kind = present(identity.kind);
+        let user_name = present(identity.user_name);
+        // `AROA…:session` names the session; a bare id (`AIDA…`) names nobody a person knows.
+        let session = present(identity.principal_id)
+            .and_then(|p| p.rsplit_once(':'))
+            .map(|(_, s)| s)
+            .filter(|s| !s.is_empty());
+        match (kind, user_name, session) {
+            (Some("Root"), ..) => Self::Root,
+            (Some("IAMUser"), Some(name), _) => Self::User {
+                name: name.to_owned(),
+            },
+            (Some("AssumedRole"), _, Some(session)) if present(identity.issuer).is_some() => {
+                Self::Role {
+                    role: identity.issuer.unwrap_or_default().to_owned(),
+                    session: session.to_owned(),
+                }
+            }
+            (_, Some(name), _) | (_, None, Some(name)) => Self::Named {
+                name: name.to_owned(),
+                identity: kind.filter(|k| *k != "Unknown").map(str::to_owned),
+            },
+            (kind, None, None) => Self::Other {
+                description: kind.unwrap_or("unknown").to_owned(),
+            },
+        }
+    }
+
     /// Reads an IAM or STS ARN: `…:user/PATH/NAME`, `…:assumed-role/ROLE/SESSION`, `…:root`.
     pub fn from_arn(arn: &str) -> Self {
         let resource = arn.splitn(6, ':').nth(5).unwrap_or("");
@@ -264,6 +392,7 @@ impl Actor {
             Self::User { name } => name,
             Self::Role { session, .. } => session,
             Self::Root => "root",
+            Self::Named { name, .. } => name,
             Self::Unknown => "unknown",
             Self::Other { description } => description,
         }
@@ -276,6 +405,11 @@ impl fmt::Display for Actor {
             Self::User { name } => write!(f, "{name} (IAM user)"),
             Self::Role { role, session } => write!(f, "{session} (role {role})"),
             Self::Root => f.write_str("root user"),
+            Self::Named {
+                name,
+                identity: Some(identity),
+            } => write!(f, "{name} ({identity})"),
+            Self::Named { name, .. } => f.write_str(name),
             Self::Unknown => f.write_str("unknown"),
             Self::Other { description } => f.write_str(description),
         }
@@ -452,6 +586,7 @@ mod tests {
             ActivityKind::RenewalUpcoming,
             ActivityKind::RenewalTermsFinalized,
             ActivityKind::CancellationRequest("approved".into()),
+            ActivityKind::BillingAdjustment(Adjustment::default()),
         ];
         for kind in &known {
             assert_eq!(kind.metric_label(), kind.label(), "case {kind:?}");
@@ -518,6 +653,34 @@ mod tests {
         for (arn, want) in cases {
             assert_eq!(Actor::from_arn(arn), want, "arn {arn:?}");
         }
+    }
+
+    #[test]
+    fn adjustments_keep_only_well_formed_values() {
+        let ok = Adjustment::new(
+            Some("ba-abcdexampleid".into()),
+            Some("-1000.00".into()),
+            Some("usd".into()),
+            Some("INCORRECT_TERMS_ACCEPTED".into()),
+        );
+        assert_eq!(ok.money().as_deref(), Some("-1000.00 USD"));
+        assert_eq!(ok.reason.as_deref(), Some("INCORRECT_TERMS_ACCEPTED"));
+        for bad in ["", "-", "1e9", "12.", "<b>5</b>", "1,000.00", "NaN", "--5"] {
+            let a = Adjustment::new(None, Some(bad.into()), Some("USD".into()), None);
+            assert_eq!(a.amount, None, "{bad:?}");
+            assert_eq!(a.money(), None, "{bad:?}");
+        }
+        for good in ["5", "+5.5", "-0.01", "1000"] {
+            let a = Adjustment::new(None, Some(good.into()), None, None);
+            assert_eq!(a.money().as_deref(), Some(good), "{good:?}");
+        }
+        let odd = Adjustment::new(
+            Some("ba x".into()),
+            None,
+            Some("US$".into()),
+            Some("a\nb".into()),
+        );
+        assert_eq!(odd, Adjustment::default());
     }
 
     #[test]

@@ -5,19 +5,22 @@
 
 use chrono::NaiveDate;
 
-use super::{AgreementId, Period, PeriodUnit, WindowSpec};
+use super::{AgreementId, Period, PeriodUnit, WindowSpec, CLOUDTRAIL_RETENTION_DAYS};
 use crate::domain::Activity;
 
 /// Shown by `help` and after every mistake.
 pub const USAGE: &str = "\
 *Usage:* `/marketplace-activity [window] [filter] [account:<alias>] [csv] [share]`
 • *window*: `24h`, `7d` (default), `30d`, `90d`, any `<N>h` or `<N>d`, `since 2026-11-01`, or `2026-11-01..2026-11-15` (CloudTrail keeps 90 days)
-• *filter*: `all` (default), `purchases`, `cancellations`, or an agreement id like `agmt-cx71281flrkxyks8eurk5nlyk` for its whole history
+• *filter*: `all` (default), `purchases`, `cancellations`, or an agreement id like `agmt-cx71281flrkxyks8eurk5nlyk` for its history (without a window: the last 90 days, all CloudTrail keeps)
 • `account:<alias or id>`: only that AWS account
 • `csv`: also upload the full result as a CSV file
 • `share`: post the answer in the channel instead of only to you
 • `help`: show this
 Examples: `/marketplace-activity` · `/marketplace-activity 30d purchases` · `/marketplace-activity since 2026-11-01 cancellations share`";
+
+/// The window of an agreement filter given without one: everything CloudTrail keeps.
+const AGREEMENT_DAYS: u32 = CLOUDTRAIL_RETENTION_DAYS as u32;
 
 /// Longest window a person may type; far beyond CloudTrail's retention but keeps date
 /// arithmetic well inside its range whatever number is typed.
@@ -165,6 +168,11 @@ impl Command {
         if !not_understood.is_empty() {
             return Err(CommandError::NotUnderstood(not_understood));
         }
+        // An agreement's history is what someone asking about one agreement wants: without a
+        // window, all that CloudTrail keeps rather than the default week.
+        if window_word.is_none() && matches!(query.filter, Filter::Agreement(_)) {
+            query.window = WindowSpec::LastDays(AGREEMENT_DAYS);
+        }
         Ok(Self::Report(query))
     }
 }
@@ -272,7 +280,27 @@ mod tests {
             ),
             (
                 "agmt-CX71281flrkxyks8eurk5nlyk 90d share",
-                report(WindowSpec::LastDays(90), Filter::Agreement(agmt), true),
+                report(
+                    WindowSpec::LastDays(90),
+                    Filter::Agreement(agmt.clone()),
+                    true,
+                ),
+            ),
+            (
+                "agmt-cx71281flrkxyks8eurk5nlyk 24h",
+                report(
+                    WindowSpec::LastHours(24),
+                    Filter::Agreement(agmt.clone()),
+                    false,
+                ),
+            ),
+            (
+                "2026-11-01..2026-11-02 agmt-cx71281flrkxyks8eurk5nlyk",
+                report(
+                    WindowSpec::Between(day("2026-11-01"), day("2026-11-02")),
+                    Filter::Agreement(agmt.clone()),
+                    false,
+                ),
             ),
         ];
         for (text, want) in cases {
@@ -317,6 +345,23 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(Command::parse(text), Err(want), "text {text:?}");
         }
+    }
+
+    #[test]
+    fn an_agreement_alone_covers_all_that_cloudtrail_keeps() {
+        let Ok(Command::Report(q)) = Command::parse("agmt-cx71281flrkxyks8eurk5nlyk") else {
+            panic!()
+        };
+        assert_eq!(q.window, WindowSpec::LastDays(90));
+        let now: chrono::DateTime<chrono::Utc> = "2026-11-30T12:00:00Z".parse().unwrap();
+        let w = q.window.resolve(now).unwrap();
+        assert_eq!(w.start, now - chrono::Duration::days(90));
+        assert!(w.clamped_from.is_none(), "90 days is not shortened");
+        // Other filters keep the default week.
+        let Ok(Command::Report(q)) = Command::parse("purchases") else {
+            panic!()
+        };
+        assert_eq!(q.window, WindowSpec::LastDays(7));
     }
 
     #[test]

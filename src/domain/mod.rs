@@ -14,10 +14,11 @@ mod window;
 
 pub use account::{names_account, Account};
 pub use activity::{
-    Activity, ActivityKind, Actor, AgreementFacts, AgreementId, Intent, Origin, Outcome,
+    Activity, ActivityKind, Actor, Adjustment, AgreementFacts, AgreementId, Identity, Intent,
+    Origin, Outcome,
 };
 pub use command::{Command, CommandError, Filter, Query, USAGE};
-pub use fetch::{Ending, Failure, Fetched, LookupError};
+pub use fetch::{Audience, Ending, Examined, Failure, Fetched, LookupError, OutsideWindow};
 pub use terms::{AgreementTerms, Charge, Price, PriceBasis};
 pub use window::{
     Period, PeriodUnit, TimeWindow, WindowError, WindowKind, WindowSpec, CLOUDTRAIL_RETENTION_DAYS,

@@ -76,7 +76,8 @@ pub struct Routes {
 
 impl Routes {
     fn channel_for(&self, kind: &ActivityKind) -> &str {
-        let special = if kind.is_purchase() {
+        // A billing adjustment (a refund) goes with the purchase, so it lands in its thread.
+        let special = if kind.is_purchase() || matches!(kind, ActivityKind::BillingAdjustment(_)) {
             self.purchases.as_deref()
         } else if kind.is_cancellation() {
             self.cancellations.as_deref()

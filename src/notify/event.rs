@@ -4,8 +4,10 @@
 //! Two families: CloudTrail API calls ("AWS API Call via CloudTrail", whose
 //! `detail` is the CloudTrail record) and Marketplace's own buyer events
 //! ("Purchase Agreement Created - Acceptor" and friends). See
-//! <https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-cloudtrail.html> and
-//! <https://docs.aws.amazon.com/marketplace/latest/buyerguide/buyer-eventbridge-integration.html>.
+//! <https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-cloudtrail.html>,
+//! <https://docs.aws.amazon.com/marketplace/latest/buyerguide/buyer-eventbridge-integration.html>
+//! and, for cancellation requests and billing adjustments,
+//! <https://docs.aws.amazon.com/marketplace/latest/buyerguide/cancellation-adjustment-eventbridge.html>.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -13,7 +15,7 @@ use serde_json::Value;
 
 use crate::aws::record::{parse_record_value, AGREEMENT_EVENT_SOURCE};
 use crate::domain::{
-    Activity, ActivityKind, Actor, AgreementFacts, AgreementId, Intent, Origin, Outcome,
+    Activity, ActivityKind, Actor, Adjustment, AgreementFacts, AgreementId, Intent, Origin, Outcome,
 };
 
 /// The EventBridge envelope. Fields we don't use are ignored.
@@ -127,6 +129,35 @@ struct NativeDetail {
     offer: Named,
     #[serde(default)]
     product: Named,
+    /// Billing adjustment events: the adjustment (amount, currency, reason).
+    #[serde(default)]
+    billing_adjustment_request: NativeAdjustment,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NativeAdjustment {
+    id: Option<String>,
+    adjustment_amount: Option<Value>,
+    currency_code: Option<String>,
+    adjustment_reason_code: Option<String>,
+}
+
+impl NativeAdjustment {
+    fn into_adjustment(self) -> Adjustment {
+        // The documented amount is a string ("-1000.00"); a number is taken as written.
+        let amount = match self.adjustment_amount {
+            Some(Value::String(s)) => Some(s),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        Adjustment::new(
+            self.id,
+            amount,
+            self.currency_code,
+            self.adjustment_reason_code,
+        )
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +169,11 @@ struct NativeAgreement {
     start_time: Option<DateTime<Utc>>,
     end_time: Option<DateTime<Utc>>,
     acceptance_time: Option<DateTime<Utc>>,
+    /// Cancellation request events name the seller, product and offer here rather than in
+    /// `proposer`, `product` and `offer`.
+    proposer_id: Option<String>,
+    product_id: Option<String>,
+    offer_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -190,6 +226,10 @@ fn native_kind(detail_type: &str, agreement: &NativeAgreement) -> Option<Activit
         "purchase agreement ending" => ActivityKind::Ending,
         "purchase agreement renewal upcoming" => ActivityKind::RenewalUpcoming,
         "purchase agreement renewal terms finalized" => ActivityKind::RenewalTermsFinalized,
+        // The documented name, and the shorter one people use for it.
+        "purchase agreement billing adjustment completed" | "billing adjustment completed" => {
+            ActivityKind::BillingAdjustment(Adjustment::default())
+        }
         other => {
             let stage = other.strip_prefix("agreement cancellation request ")?;
             ActivityKind::CancellationRequest(stage.to_owned())
@@ -199,7 +239,7 @@ fn native_kind(detail_type: &str, agreement: &NativeAgreement) -> Option<Activit
 
 fn from_marketplace(envelope: Envelope, eb_key: String) -> Result<Incoming, EventError> {
     let detail: NativeDetail = serde_json::from_value(envelope.detail).unwrap_or_default();
-    let Some(kind) = native_kind(&envelope.detail_type, &detail.agreement) else {
+    let Some(mut kind) = native_kind(&envelope.detail_type, &detail.agreement) else {
         return Ok(Incoming::Unrelated(format!(
             "Marketplace event {} (not a buyer event)",
             envelope.detail_type
@@ -211,6 +251,9 @@ fn from_marketplace(envelope: Envelope, eb_key: String) -> Result<Incoming, Even
         .as_deref()
         .and_then(AgreementId::parse)
         .ok_or(EventError::NoAgreementId)?;
+    if let ActivityKind::BillingAdjustment(adjustment) = &mut kind {
+        *adjustment = detail.billing_adjustment_request.into_adjustment();
+    }
     let mut dedup_keys = vec![eb_key];
     if let Some(request_id) = &detail.request_id {
         dedup_keys.push(format!("mp:{request_id}"));
@@ -241,11 +284,11 @@ fn from_marketplace(envelope: Envelope, eb_key: String) -> Result<Incoming, Even
         user_agent: None,
         origin: Origin::MarketplaceEvent,
         facts: AgreementFacts {
-            product_id: detail.product.id,
+            product_id: detail.product.id.or(detail.agreement.product_id),
             product_title: detail.product.name,
-            offer_id: detail.offer.id,
+            offer_id: detail.offer.id.or(detail.agreement.offer_id),
             offer_name: detail.offer.name,
-            seller_account: detail.proposer.account_id,
+            seller_account: detail.proposer.account_id.or(detail.agreement.proposer_id),
             seller_name: detail.proposer.name,
             status: detail.agreement.status,
             starts: detail.agreement.start_time,
@@ -325,6 +368,98 @@ mod tests {
             "eventbridge-purchase-agreement-ended-acceptor.json",
         ));
         assert_eq!(r.activity.kind, ActivityKind::Cancellation);
+    }
+
+    /// AWS's documented example of the event, as its buyer guide prints it.
+    const BILLING_ADJUSTMENT: &str = r#"{
+      "version": "0",
+      "id": "01234567-0123-0123-0123-0123456789ab",
+      "detail-type": "Purchase Agreement Billing Adjustment Completed - Acceptor",
+      "source": "aws.agreement-marketplace",
+      "account": "123456789012",
+      "time": "2025-01-01T14:00:00Z",
+      "region": "us-east-1",
+      "resources": [],
+      "detail": {
+        "requestId": "3d4c9f9b-b809-4f5e-9fac-a9ae98b05cbb",
+        "catalog": "AWSMarketplace",
+        "agreement": {"id": "agmt-abcdexampleid"},
+        "billingAdjustmentRequest": {
+          "id": "ba-abcdexampleid",
+          "adjustmentAmount": "-1000.00",
+          "currencyCode": "USD",
+          "adjustmentReasonCode": "INCORRECT_TERMS_ACCEPTED"
+        },
+        "invoice": {"originalInvoiceId": "2028746221"}
+      }
+    }"#;
+
+    #[test]
+    fn a_billing_adjustment_with_its_amount() {
+        let r = received(BILLING_ADJUSTMENT.as_bytes());
+        let a = &r.activity;
+        let ActivityKind::BillingAdjustment(adjustment) = &a.kind else {
+            panic!("{:?}", a.kind)
+        };
+        assert_eq!(adjustment.money().as_deref(), Some("-1000.00 USD"));
+        assert_eq!(adjustment.id.as_deref(), Some("ba-abcdexampleid"));
+        assert_eq!(
+            adjustment.reason.as_deref(),
+            Some("INCORRECT_TERMS_ACCEPTED")
+        );
+        assert_eq!(
+            a.agreement_id.as_ref().unwrap().as_str(),
+            "agmt-abcdexampleid"
+        );
+        assert_eq!(a.account_id.as_deref(), Some("123456789012"));
+        assert_eq!(a.time.to_rfc3339(), "2025-01-01T14:00:00+00:00");
+        assert!(r
+            .dedup_keys
+            .contains(&"mp:3d4c9f9b-b809-4f5e-9fac-a9ae98b05cbb".to_owned()));
+        assert_eq!(
+            crate::report::headline(a),
+            "Billing adjustment (-1000.00 USD)"
+        );
+
+        // Without the adjustment (or with values of another shape) it is still posted, without
+        // an amount; the shorter detail-type reads the same.
+        let bare = BILLING_ADJUSTMENT
+            .replace(
+                "Purchase Agreement Billing Adjustment Completed",
+                "Billing Adjustment Completed",
+            )
+            .replace(
+                r#""adjustmentAmount": "-1000.00""#,
+                r#""adjustmentAmount": "a lot""#,
+            );
+        let r = received(bare.as_bytes());
+        let ActivityKind::BillingAdjustment(adjustment) = &r.activity.kind else {
+            panic!("{:?}", r.activity.kind)
+        };
+        assert_eq!(adjustment.money(), None);
+        assert_eq!(crate::report::headline(&r.activity), "Billing adjustment");
+    }
+
+    /// The documented cancellation request event names the seller, product and offer inside
+    /// `agreement`.
+    #[test]
+    fn a_cancellation_request_names_the_product_and_seller() {
+        let body = r#"{"version":"0","id":"01234567-0123-0123-0123-0123456789ab",
+          "detail-type":"Agreement Cancellation Request Pending Approval - Acceptor",
+          "source":"aws.agreement-marketplace","account":"123456789012","time":"2025-01-01T13:12:22Z",
+          "region":"us-east-1","resources":[],
+          "detail":{"requestId":"3d4c9f9b-b809-4f5e-9fac-a9ae98b05cbb","catalog":"AWSMarketplace",
+            "agreement":{"id":"agmt-abcdexampleid","proposerId":"123456789012","productId":"prod-exampleid","offerId":"offer-exampleid"},
+            "agreementCancellationRequest":{"id":"acr-abcdexampleid","reasonCode":"INCORRECT_TERMS_ACCEPTED","statusCode":"PENDING_APPROVAL"}}}"#;
+        let r = received(body.as_bytes());
+        let a = &r.activity;
+        assert_eq!(
+            a.kind,
+            ActivityKind::CancellationRequest("pending approval".into())
+        );
+        assert_eq!(a.facts.product_id.as_deref(), Some("prod-exampleid"));
+        assert_eq!(a.facts.seller_account.as_deref(), Some("123456789012"));
+        assert_eq!(a.facts.offer_id.as_deref(), Some("offer-exampleid"));
     }
 
     #[test]

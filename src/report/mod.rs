@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::domain::{
-    Account, Activity, ActivityKind, Failure, Fetched, Filter, Intent, TimeWindow, WindowKind,
+    Account, Activity, ActivityKind, Examined, Failure, Fetched, Filter, Intent, TimeWindow,
+    WindowKind,
 };
 
 /// How many of each kind a report holds. Failed attempts count only as failed.
@@ -34,6 +35,10 @@ pub struct Report {
     pub reads_hidden: usize,
     /// Records that could not be parsed.
     pub skipped: usize,
+    /// Agreement activities in the window that the filter left out.
+    pub filtered_out: usize,
+    /// What the lookup read, so an empty report can say why it is empty.
+    pub examined: Examined,
     #[serde(serialize_with = "serialize_failures")]
     pub failures: Vec<Failure>,
     /// Set when every source failed: there is nothing to show but the error.
@@ -53,7 +58,8 @@ fn serialize_failures<S: serde::Serializer>(failures: &[Failure], s: S) -> Resul
             "account": f.account.id,
             "alias": f.account.alias,
             "region": f.region,
-            "error": f.error.user_message(),
+            "error": f.error.cause(),
+            "fix": f.error.fix(crate::domain::Audience::Terminal),
         })
     }))
 }
@@ -80,6 +86,7 @@ impl Report {
         let nothing_answered =
             !fetched.failures.is_empty() && fetched.failures.len() >= fetched.sources.max(1);
         let mut reads_hidden = 0;
+        let mut filtered_out = 0;
         let activities: Vec<Activity> = fetched
             .activities
             .into_iter()
@@ -87,6 +94,7 @@ impl Report {
                 let read = matches!(a.kind, ActivityKind::Read(_));
                 let wanted = filter.matches(a);
                 reads_hidden += usize::from(read && wanted);
+                filtered_out += usize::from(!read && !wanted);
                 !read && wanted
             })
             .collect();
@@ -98,6 +106,8 @@ impl Report {
             counts,
             reads_hidden,
             skipped: fetched.skipped,
+            filtered_out,
+            examined: fetched.examined,
             failures: fetched.failures,
             nothing_answered,
             by_account,
@@ -206,17 +216,41 @@ impl Report {
         }
     }
 
-    /// One line: the title and the counts, or that nothing happened.
+    /// One line: the title and the counts, or that nothing happened (where the lookup
+    /// worked, when some of it failed).
     pub fn summary(&self) -> String {
         let parts = self.counts.parts();
-        if parts.is_empty() {
+        if !parts.is_empty() {
+            format!("{}: {}.", self.title(), parts.join(", "))
+        } else if self.nothing_answered {
+            "Couldn't look up Marketplace activity.".to_owned()
+        } else if !self.failures.is_empty() {
+            format!(
+                "No Marketplace agreement activity {} where the lookup worked.",
+                self.window_phrase()
+            )
+        } else {
             format!(
                 "No Marketplace agreement activity {}.",
                 self.window_phrase()
             )
-        } else {
-            format!("{}: {}.", self.title(), parts.join(", "))
         }
+    }
+
+    /// What the activities the filter left out are: "not purchases", "about other
+    /// agreements".
+    pub fn left_out(&self) -> &'static str {
+        match self.filter {
+            Filter::All => "not listed",
+            Filter::Purchases => "not purchases",
+            Filter::Cancellations => "not cancellations",
+            Filter::Agreement(_) => "about other agreements",
+        }
+    }
+
+    /// Whether the activities came from files rather than CloudTrail.
+    pub fn from_files(&self) -> bool {
+        self.examined.files > 0
     }
 
     /// "in the last 7 days", "since 2026-11-01".
@@ -238,7 +272,13 @@ impl Report {
 /// What happened, in words: "Purchase", "Failed purchase attempt (AccessDeniedException)".
 pub fn headline(activity: &Activity) -> String {
     match &activity.outcome {
-        crate::domain::Outcome::Succeeded => activity.kind.label().to_owned(),
+        crate::domain::Outcome::Succeeded => match &activity.kind {
+            ActivityKind::BillingAdjustment(adjustment) => match adjustment.money() {
+                Some(money) => format!("Billing adjustment ({money})"),
+                None => "Billing adjustment".to_owned(),
+            },
+            kind => kind.label().to_owned(),
+        },
         crate::domain::Outcome::Failed { code, .. } => {
             let what = match &activity.kind {
                 k if k.is_purchase() => "purchase attempt".to_owned(),

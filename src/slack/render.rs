@@ -105,11 +105,16 @@ pub fn report_message(report: &Report, share: bool) -> Message {
     let mut blocks = vec![Block::header(&report.title())];
     let parts = report.counts.parts();
     let summary = if parts.is_empty() {
-        format!(
-            "No Marketplace agreement activity {}.\n{}",
-            report.window_phrase(),
+        let mut text = format!(
+            "{}\n{}",
+            escape(&report.summary()),
             window_line(&report.window)
-        )
+        );
+        for line in why_empty(report) {
+            text.push('\n');
+            text.push_str(&line);
+        }
+        text
     } else {
         format!("*{}*\n{}", parts.join(" · "), window_line(&report.window))
     };
@@ -210,6 +215,49 @@ pub fn report_page(report: &Report, share: bool, text: &str, offset: usize) -> M
     message.blocks.insert(at, position);
     message.blocks.truncate(MAX_BLOCKS);
     message
+}
+
+/// Why an answer lists nothing, from what the lookup read: what was searched, what the
+/// filter left out, and when records outside the window happened (with a window that
+/// includes them).
+fn why_empty(report: &Report) -> Vec<String> {
+    let e = &report.examined;
+    let source = escape(&e.source);
+    let mut lines = Vec::new();
+    if report.from_files() {
+        lines.push(format!(
+            "Read {} record{} from {source}, {} about Marketplace agreements.",
+            e.records,
+            if e.records == 1 { "" } else { "s" },
+            e.agreement_records
+        ));
+    } else if e.records == 0 && report.failures.is_empty() {
+        lines.push(format!(
+            "{source} has no Marketplace agreement events in this window. They are logged in us-east-1; activity older than 90 days is only in your trail's S3 logs (`marketplace-activity query --events-file`)."
+        ));
+    }
+    if report.filtered_out > 0 {
+        let n = report.filtered_out;
+        lines.push(format!(
+            "{n} agreement event{} in this window {} {}: `all` in its place lists {}.",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "is" } else { "are" },
+            report.left_out(),
+            if n == 1 { "it" } else { "them" },
+        ));
+    }
+    if let Some(o) = &e.outside_window {
+        lines.push(format!(
+            "{} {} outside this window, from {} to {}: ask for `{}` to include {}.",
+            o.count,
+            if o.count == 1 { "is" } else { "are" },
+            date_token(o.first),
+            date_token(o.last),
+            o.window_word(),
+            if o.count == 1 { "it" } else { "them" },
+        ));
+    }
+    lines
 }
 
 /// Adds the newest events that fit before `limit` blocks (keeping one for "N more").
@@ -693,10 +741,10 @@ fn loud_notification(a: &Activity, mention: Option<&str>, note: Option<&str>) ->
     }
     let context = still_to_come(a, note);
     let text = format!(
-        "{lead}{}: {} ({})",
+        "{lead}{}: {}{}",
         title.split_once(' ').map_or(title, |(_, t)| t),
         product.replace('`', ""),
-        a.agreement_id.as_ref().map_or("", |id| id.as_str())
+        agreement_after_product(a)
     );
     let mut blocks = vec![
         Block::header(title),
@@ -714,6 +762,16 @@ fn loud_notification(a: &Activity, mention: Option<&str>, note: Option<&str>) ->
     ));
     blocks.push(Block::actions(buttons));
     Notification { text, blocks }
+}
+
+/// " (agmt-…)" after a product's name; nothing when the product is only known by its
+/// agreement (the name already is the id) or there is no agreement.
+fn agreement_after_product(a: &Activity) -> String {
+    let f = &a.facts;
+    match &a.agreement_id {
+        Some(id) if f.product_title.is_some() || f.product_id.is_some() => format!(" ({id})"),
+        _ => String::new(),
+    }
 }
 
 /// When, who, agreement, offer, account, value, region and term, as far as they are known.

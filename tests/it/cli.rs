@@ -196,3 +196,388 @@ fn the_demo_shows_a_real_answer() {
         "with --once the server is gone: no curl points at it: {stdout}"
     );
 }
+
+/// The binary with no AWS credentials anywhere it could look.
+fn without_credentials() -> Command {
+    let mut cmd = bin();
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ] {
+        cmd.env_remove(var);
+    }
+    // The log level each subcommand has when RUST_LOG is unset, as a person runs it.
+    cmd.env_remove("RUST_LOG")
+        .env("AWS_CONFIG_FILE", "/nonexistent/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+fn record(id: &str, name: &str, time: &str) -> serde_json::Value {
+    let mut r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("cloudtrail-accept-agreement-request.json")).unwrap(),
+    )
+    .unwrap();
+    r["eventID"] = id.into();
+    r["eventName"] = name.into();
+    r["eventTime"] = time.into();
+    r
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+fn stdout_of(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn query_says_when_every_record_is_outside_the_window_and_which_window_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seed.json");
+    let log = serde_json::json!({"Records": [
+        record("seed-1", "AcceptAgreementRequest", "2023-09-06T15:46:57Z"),
+        record("seed-2", "CancelAgreement", "2023-09-06T16:10:00Z"),
+    ]});
+    std::fs::write(&path, log.to_string()).unwrap();
+
+    let out = bin()
+        .args(["query", "90d", "--events-file"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = stdout_of(&out);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("No Marketplace agreement activity in the last 90 days."),
+        "{text}"
+    );
+    assert!(
+        flat.contains("Read 2 records from ") && flat.contains("2 about Marketplace agreements"),
+        "{text}"
+    );
+    assert!(
+        flat.contains(
+            "All 2 are outside this window, from 2023-09-06 15:46 UTC to 2023-09-06 16:10 UTC: \
+             ask for 2023-09-06..2023-09-06 to include them."
+        ),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+
+    let out = bin()
+        .args(["query", "90d", "--format", "json", "--events-file"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(stdout_of(&out).as_bytes()).unwrap();
+    assert_eq!(json["activities"], serde_json::json!([]));
+    assert_eq!(json["examined"]["records"], 2);
+    assert_eq!(json["examined"]["outside_window"]["count"], 2);
+    assert_eq!(
+        json["examined"]["outside_window"]["window"],
+        "2023-09-06..2023-09-06"
+    );
+
+    // The window it names finds them.
+    let out = bin()
+        .args(["query", "2023-09-06..2023-09-06", "--events-file"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = stdout_of(&out);
+    assert!(text.contains("1 purchase, 1 cancellation."), "{text}");
+}
+
+#[test]
+fn query_with_failing_credentials_says_so_once_and_fails() {
+    let out = without_credentials()
+        .args(["query", "30d"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(stdout, "", "no report, and no \"no activity\" line");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "one line of cause, one of fix: {stderr}");
+    assert!(
+        lines[0].starts_with("error: CloudTrail in us-east-1: No AWS credentials were found"),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with("fix: Sign in (`aws sso login`"),
+        "{stderr}"
+    );
+    for dump in [
+        "Dispatch",
+        "ProviderChain",
+        "no activity",
+        "No Marketplace",
+        "app's log",
+    ] {
+        assert!(!stderr.contains(dump), "{dump:?} in {stderr}");
+    }
+
+    // Credentials, but CloudTrail can't be reached.
+    let out = bin()
+        .env_remove("RUST_LOG")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .args(["query", "30d"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr.starts_with("error: CloudTrail in us-east-1: Could not reach CloudTrail: connection refused.\nfix: "),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_events_file_is_said_once() {
+    let out = bin()
+        .args(["query", "--events-file", "/nonexistent/trail.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "error: cannot read /nonexistent/trail.json: no such file or directory\n"
+    );
+}
+
+#[test]
+fn query_reads_a_directory_of_trail_files_and_counts_each_record_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = dir
+        .path()
+        .join("AWSLogs/111122223333/CloudTrail/us-east-1/2025/03/04");
+    std::fs::create_dir_all(&day).unwrap();
+    let purchase = record(
+        "evt-purchase",
+        "AcceptAgreementRequest",
+        "2025-03-04T10:00:00Z",
+    );
+    let cancel = record("evt-cancel", "CancelAgreement", "2025-03-04T11:00:00Z");
+    let mut denied = record(
+        "evt-denied",
+        "AcceptAgreementRequest",
+        "2025-03-04T12:00:00Z",
+    );
+    denied["errorCode"] = "AccessDeniedException".into();
+    let s3 = serde_json::json!({"eventID": "evt-s3", "eventName": "PutObject",
+        "eventSource": "s3.amazonaws.com", "eventTime": "2025-03-04T10:30:00Z"});
+    // A gzipped trail log, the same purchase again in a plain one, JSON Lines with the
+    // cancellation twice, and a digest file (no records).
+    std::fs::write(
+        day.join("111122223333_CloudTrail_us-east-1_20250304T1000Z_a.json.gz"),
+        gzip(
+            serde_json::json!({"Records": [purchase, s3]})
+                .to_string()
+                .as_bytes(),
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        day.join("111122223333_CloudTrail_us-east-1_20250304T1005Z_b.json"),
+        serde_json::json!({"Records": [purchase, cancel]}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("extra.jsonl"),
+        format!("{cancel}\n{denied}\n{cancel}\n"),
+    )
+    .unwrap();
+    let digest = dir
+        .path()
+        .join("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2025/03/04");
+    std::fs::create_dir_all(&digest).unwrap();
+    std::fs::write(
+        digest.join(
+            "111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20250304T110000Z.json.gz",
+        ),
+        gzip(br#"{"awsAccountId":"111122223333","digestStartTime":"2025-03-04T10:00:00Z"}"#),
+    )
+    .unwrap();
+
+    let out = bin()
+        .args(["query", "2025-01-01..2025-12-31", "--events-file"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = stdout_of(&out);
+    assert!(
+        text.contains("1 purchase, 1 cancellation, 1 failed attempt."),
+        "{text}"
+    );
+    assert!(text.contains("4 files under "), "{text}");
+    assert!(
+        text.contains("note: 1 file held no CloudTrail records"),
+        "{text}"
+    );
+    assert!(
+        String::from_utf8(out.stderr).unwrap().is_empty(),
+        "no progress when stderr is not a terminal"
+    );
+
+    let out = bin()
+        .args([
+            "query",
+            "2025-01-01..2025-12-31",
+            "--format",
+            "json",
+            "--events-file",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(stdout_of(&out).as_bytes()).unwrap();
+    assert_eq!(json["activities"].as_array().unwrap().len(), 3);
+    assert_eq!(json["examined"]["files"], 3);
+    assert_eq!(json["examined"]["records"], 7);
+    assert_eq!(
+        json["examined"]["duplicates"], 3,
+        "the purchase once more, the cancellation twice more"
+    );
+
+    // `--events-file` given twice: a file and the directory it is in count once.
+    let out = bin()
+        .args([
+            "query",
+            "2025-01-01..2025-12-31",
+            "--format",
+            "csv",
+            "--events-file",
+        ])
+        .arg(dir.path().join("extra.jsonl"))
+        .arg("--events-file")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let csv = stdout_of(&out);
+    assert_eq!(csv.lines().count(), 4, "a header and three rows: {csv}");
+}
+
+#[test]
+fn an_agreement_alone_is_looked_up_over_90_days() {
+    let now = chrono::Utc::now();
+    let at = |days: i64| (now - chrono::Duration::days(days)).to_rfc3339();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.json");
+    std::fs::write(
+        &path,
+        serde_json::json!([
+            record("evt-60", "AcceptAgreementRequest", &at(60)),
+            record("evt-100", "CancelAgreement", &at(100)),
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let out = bin()
+        .args(["query", "agmt-cx71281flrkxyks8eurk5nlyk", "--events-file"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = stdout_of(&out);
+    assert!(
+        text.starts_with(
+            "Marketplace activity, last 90 days (agreement agmt-cx71281flrkxyks8eurk5nlyk)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 purchase."),
+        "the 60-day-old purchase: {text}"
+    );
+    assert!(
+        !text.contains("Cancellation  "),
+        "100 days is outside: {text}"
+    );
+}
+
+#[test]
+fn the_text_table_fits_100_columns_unless_wide() {
+    let run = |extra: &[&str]| {
+        let out = bin()
+            .args(["query", "since", "2026-11-01"])
+            .args(extra)
+            .arg("--events-file")
+            .arg(fixture("lookup-events-response-page.json"))
+            .output()
+            .unwrap();
+        stdout_of(&out)
+    };
+    let narrow = run(&[]);
+    assert!(narrow.lines().all(|l| l.chars().count() <= 100), "{narrow}");
+    assert_eq!(narrow.matches("TIME (UTC)").count(), 1, "{narrow}");
+    assert_eq!(
+        narrow.matches("Marketplace activity").count(),
+        1,
+        "the title once: {narrow}"
+    );
+    assert!(narrow.contains("Failed purchase attempt"), "{narrow}");
+    let wide = run(&["--wide"]);
+    assert!(
+        wide.contains("SOURCE IP") && wide.contains("REGION"),
+        "{wide}"
+    );
+    assert!(wide.lines().any(|l| l.chars().count() > 100), "{wide}");
+}
+
+#[test]
+fn check_says_each_failure_in_two_short_lines() {
+    let out = without_credentials()
+        .arg("check")
+        .env("SLACK_SIGNING_SECRET", "x")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for line in stdout.lines() {
+        assert!(line.chars().count() <= 200, "{line}");
+    }
+    assert!(
+        stdout.contains("FAIL  cloudtrail us-east-1: No AWS credentials were found"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\n      fix: "), "{stdout}");
+    for dump in [
+        "Dispatch",
+        "ProviderChain",
+        "CredentialsNotLoaded",
+        "app's log",
+    ] {
+        assert!(!stdout.contains(dump), "{dump:?} in {stdout}");
+    }
+    assert!(
+        String::from_utf8(out.stderr).unwrap().is_empty(),
+        "the log stays quiet by default"
+    );
+}
+
+#[test]
+fn help_tells_each_subcommands_default_log_level() {
+    let out = bin().args(["query", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("`info` for serve"), "{help}");
+    assert!(flat.contains("`error` for query and check"), "{help}");
+    assert!(flat.contains("`warn` for demo and healthcheck"), "{help}");
+}

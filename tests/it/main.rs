@@ -13,6 +13,7 @@ mod notifications;
 mod operations;
 mod queue;
 mod replicas;
+mod rust_version;
 mod slash_command;
 mod sns_verify;
 mod socket;

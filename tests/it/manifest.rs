@@ -65,10 +65,32 @@ fn the_manifest_declares_what_the_app_uses() {
         .as_str()
         .unwrap()
         .ends_with("/slack/commands"));
-    assert!(command["usage_hint"]
-        .as_str()
-        .unwrap()
-        .contains("purchases"));
+    // Every part of the grammar (domain::USAGE), so the hint Slack shows as people type is
+    // the whole command.
+    let hint = command["usage_hint"].as_str().unwrap();
+    for part in [
+        "24h",
+        "7d",
+        "90d",
+        "since ",
+        "..",
+        "all",
+        "purchases",
+        "cancellations",
+        "agmt-",
+        "account:",
+        "csv",
+        "share",
+        "help",
+    ] {
+        assert!(hint.contains(part), "usage_hint lacks {part:?}: {hint}");
+    }
+    for word in ["account:", "csv", "share", "all"] {
+        assert!(
+            marketplace_activity::domain::USAGE.contains(word),
+            "the usage and the hint name the same parts: {word}"
+        );
+    }
     let scopes: Vec<&str> = m["oauth_config"]["scopes"]["bot"]
         .as_array()
         .unwrap()

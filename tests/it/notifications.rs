@@ -286,6 +286,112 @@ async fn per_kind_channels() {
     assert_eq!(posts[1].thread_ts, None, "the thread is in another channel");
 }
 
+/// AWS's documented "Purchase Agreement Billing Adjustment Completed - Acceptor" (its buyer
+/// guide's example), for the fixtures' agreement.
+fn native_billing_adjustment() -> Value {
+    json!({
+        "version": "0",
+        "id": "01234567-0123-0123-0123-0123456789ab",
+        "detail-type": "Purchase Agreement Billing Adjustment Completed - Acceptor",
+        "source": "aws.agreement-marketplace",
+        "account": "111122223333",
+        "time": "2026-11-20T14:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "requestId": "3d4c9f9b-b809-4f5e-9fac-a9ae98b05cbb",
+            "catalog": "AWSMarketplace",
+            "agreement": {"id": "agmt-cx71281flrkxyks8eurk5nlyk"},
+            "billingAdjustmentRequest": {
+                "id": "ba-abcdexampleid",
+                "adjustmentAmount": "-1000.00",
+                "currencyCode": "USD",
+                "adjustmentReasonCode": "INCORRECT_TERMS_ACCEPTED"
+            },
+            "invoice": {"originalInvoiceId": "2028746221"}
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_billing_adjustment_is_posted_quietly_in_the_agreements_thread() {
+    let app = spawn_app(Options {
+        notify: Some(NotifyOptions {
+            routes: Routes {
+                default_channel: "C0DEFAULT".into(),
+                purchases: Some("C0BUY".into()),
+                cancellations: None,
+                cancellation_mention: Some("<!here>".into()),
+            },
+            ..NotifyOptions::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    app.send_event(&native_created()).await;
+    let (status, _, body) = app.send_event(&native_billing_adjustment()).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("posted")),
+        "{body}"
+    );
+    let posts = app.slack.posts();
+    assert_eq!(posts.len(), 2);
+    let (purchase, refund) = (&posts[0], &posts[1]);
+    assert_eq!(refund.channel, "C0BUY", "with the purchase");
+    assert_eq!(refund.thread_ts.as_deref(), Some(purchase.ts.as_str()));
+    assert!(!refund.reply_broadcast);
+    assert_eq!(
+        refund.text,
+        "Billing adjustment (-1000.00 USD): agmt-cx71281flrkxyks8eurk5nlyk"
+    );
+    let text = text_of(refund);
+    assert!(!text.contains("<!here>"), "nobody is pinged: {text}");
+    assert_eq!(refund.blocks[0]["type"], "section", "quiet: no header");
+    assert!(
+        text.contains("*Billing adjustment (-1000.00 USD)*"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Example Observability Platform from Example Observability Inc."),
+        "the thread's facts name the product: {text}"
+    );
+    // Delivered again (EventBridge retries), it is not posted twice.
+    let (_, _, again) = app.send_event(&native_billing_adjustment()).await;
+    assert_eq!(again["status"], "duplicate");
+}
+
+#[tokio::test]
+async fn a_message_without_a_product_names_the_agreement_once() {
+    // No agreement details at all: the fake Agreement API doesn't know the agreement.
+    let app = spawn_app(notify_app()).await;
+    app.send_event(&ct_purchase()).await;
+    let post = &app.slack.posts()[0];
+    assert_eq!(
+        post.text,
+        "New Marketplace purchase: agreement agmt-cx71281flrkxyks8eurk5nlyk"
+    );
+    assert_eq!(post.text.matches("agmt-").count(), 1, "{}", post.text);
+}
+
+#[tokio::test]
+async fn a_caller_without_an_arn_is_named() {
+    let app = spawn_notifier(notify_app()).await;
+    let mut record = fixture("cloudtrail-accept-agreement-request.json");
+    record["userIdentity"] = json!({
+        "type": "SAMLUser",
+        "principalId": "SAMLExample:carol@example.com",
+        "userName": "carol@example.com",
+        "identityProvider": "bdGOnTesti4+ERRKjYjBUbXX8lk="
+    });
+    app.send_event(&via_eventbridge(record, "eb-saml-1")).await;
+    let text = text_of(&app.slack.posts()[0]);
+    assert!(
+        text.contains("*Who*\ncarol@example.com (SAMLUser)"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn slack_500_then_success_and_429_within_the_budget() {
     let app = spawn_notifier(notify_app()).await;

@@ -406,14 +406,21 @@ async fn check_reports_one_line_per_check() {
     let (code, out) = run(ct, slack, "xoxb-wrong").await;
     assert_eq!(code, Some(1), "{out}");
     assert!(
-        out.contains("FAIL  slack: Slack refused: invalid_auth"),
+        out.contains("FAIL  slack: Slack refused SLACK_BOT_TOKEN: invalid_auth\n      fix: SLACK_BOT_TOKEN is not valid"),
         "{out}"
     );
     assert!(
-        out.contains("FAIL  cloudtrail us-east-1: AWS denied access"),
+        out.contains("FAIL  cloudtrail us-east-1: AWS denied access to CloudTrail (LookupEvents)\n      fix: Your AWS identity needs cloudtrail:LookupEvents"),
         "{out}"
     );
     assert!(!out.contains("xoxb-wrong"), "no token in the output");
+    for line in out.lines() {
+        assert!(
+            line.chars().count() <= 200,
+            "a line of {} characters: {line}",
+            line.chars().count()
+        );
+    }
 }
 
 #[test]

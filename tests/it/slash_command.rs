@@ -98,7 +98,51 @@ async fn no_activity_says_so_with_the_window() {
         text.contains("No Marketplace agreement activity in the last 24 hours."),
         "{text}"
     );
+    assert!(
+        text.contains(
+            "CloudTrail in us-east-1 has no Marketplace agreement events in this window."
+        ),
+        "why: {text}"
+    );
     assert_eq!(app.cloudtrail.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn an_empty_answer_says_what_the_filter_left_out() {
+    let app = spawn_app(Options::default()).await;
+    app.cloudtrail.add_records("us-east-1", fixture_records());
+    app.command("7d agmt-someotheragreement").await;
+    let text = visible_text(&app.answer().await);
+    assert!(
+        text.contains("No Marketplace agreement activity in the last 7 days (agreement agmt-someotheragreement)."),
+        "{text}"
+    );
+    assert!(
+        text.contains("3 agreement events in this window are about other agreements: `all` in its place lists them."),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_answer_with_a_failed_region_does_not_claim_there_was_nothing() {
+    let app = spawn_app(Options {
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        ..Options::default()
+    })
+    .await;
+    app.cloudtrail.deny_access("eu-west-1");
+    app.command("24h").await;
+    let text = visible_text(&app.answer().await);
+    assert!(
+        text.contains(
+            "No Marketplace agreement activity in the last 24 hours where the lookup worked."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(":warning: eu-west-1 is missing: AWS denied access"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

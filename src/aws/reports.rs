@@ -56,7 +56,7 @@ impl Reporter {
         budget: Budget,
     ) -> Result<Report, TimedOut> {
         let started = Instant::now();
-        let lookup = self.source.lookup(&window, account);
+        let lookup = self.source.lookup(&window, account, &filter);
         let fetched = match budget.lookup {
             Some(limit) => tokio::time::timeout(limit, lookup)
                 .await

@@ -81,7 +81,11 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<Answered> {
     // still gets its document, whose `failures` say the same for a script.
     if !report.nothing_answered || args.format == Format::Json {
         let mut out = std::io::stdout().lock();
-        format::write_with(&report, args.format, layout, &mut out).context("writing the report")?;
+        match format::write_with(&report, args.format, layout, &mut out) {
+            // `query … | head`: the reader has what it wanted.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            written => written.context("writing the report")?,
+        }
     }
     if report.nothing_answered {
         for f in &report.failures {

@@ -18,7 +18,9 @@ use serde_json::Value;
 
 use super::record::{parse_record, parse_record_value, RecordError, AGREEMENT_EVENT_SOURCE};
 use super::Fetched;
-use crate::domain::{names_account, Activity, Examined, OutsideWindow, TimeWindow};
+use crate::domain::{
+    names_account, Activity, ActivityKind, Examined, Filter, OutsideWindow, TimeWindow,
+};
 use crate::report::format::thousands;
 
 /// Names of files read inside a directory (explicitly named files are read whatever their name).
@@ -201,12 +203,13 @@ impl Loaded {
 
     /// The activities inside the window, newest first.
     pub fn within(&self, window: &TimeWindow) -> Fetched {
-        self.lookup(window, None)
+        self.lookup(window, None, &Filter::All)
     }
 
     /// The activities inside the window (of the account `account` names, when given), newest
-    /// first, and what was read: how many records, and when those outside the window happened.
-    pub fn lookup(&self, window: &TimeWindow, account: Option<&str>) -> Fetched {
+    /// first, and what was read: how many records, and when those that `filter` wants but fall
+    /// outside the window happened (read-only calls aside: they are never listed).
+    pub fn lookup(&self, window: &TimeWindow, account: Option<&str>, filter: &Filter) -> Fetched {
         let mut activities = Vec::new();
         let mut outside: Option<OutsideWindow> = None;
         let mut agreement_records = 0;
@@ -219,7 +222,7 @@ impl Loaded {
             agreement_records += 1;
             if window.contains(a.time) {
                 activities.push(a.clone());
-            } else {
+            } else if filter.matches(a) && !matches!(a.kind, ActivityKind::Read(_)) {
                 let o = outside.get_or_insert(OutsideWindow {
                     count: 0,
                     first: a.time,
@@ -719,5 +722,10 @@ mod tests {
         assert_eq!(outside.count, 2);
         assert_eq!(outside.first.to_rfc3339(), "2023-09-06T15:46:57+00:00");
         assert_eq!(outside.window_word(), "2023-09-06..2023-09-07");
+        // Only what the filter wants is offered: other agreements' records are not.
+        let other = Filter::Agreement(crate::domain::AgreementId::parse("agmt-other").unwrap());
+        let fetched = loaded.lookup(&window, None, &other);
+        assert_eq!(fetched.examined.outside_window, None);
+        assert_eq!(fetched.examined.agreement_records, 2);
     }
 }

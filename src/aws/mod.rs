@@ -18,7 +18,7 @@ pub mod reports;
 
 use std::sync::Arc;
 
-use crate::domain::TimeWindow;
+use crate::domain::{Filter, TimeWindow};
 
 pub use cloudtrail::CloudTrail;
 
@@ -80,11 +80,17 @@ pub enum ActivitySource {
 }
 
 impl ActivitySource {
-    /// The activities in `window`, from every account (or the one `account` names).
-    pub async fn lookup(&self, window: &TimeWindow, account: Option<&str>) -> Fetched {
+    /// The activities in `window`, from every account (or the one `account` names). `filter`
+    /// only sharpens what is said about records outside the window (files keep them all).
+    pub async fn lookup(
+        &self,
+        window: &TimeWindow,
+        account: Option<&str>,
+        filter: &Filter,
+    ) -> Fetched {
         match self {
             Self::CloudTrail(ct) => ct.lookup(window, account).await,
-            Self::Fixed(loaded) => loaded.lookup(window, account),
+            Self::Fixed(loaded) => loaded.lookup(window, account, filter),
         }
     }
 

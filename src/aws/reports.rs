@@ -43,7 +43,7 @@ const RECENT_KEPT: usize = 32;
 
 /// A lookup that answered without failures, kept for [`RECENT_FOR`].
 struct Recent {
-    key: (DateTime<Utc>, DateTime<Utc>, Option<String>),
+    key: (DateTime<Utc>, DateTime<Utc>, Option<String>, String),
     at: Instant,
     fetched: Fetched,
 }
@@ -59,8 +59,14 @@ impl Reporter {
 
     /// The activities in `window` (from every account, or the one `account` names): a
     /// complete lookup of the same window in the last few minutes, else a new one.
-    async fn lookup(&self, window: &TimeWindow, account: Option<&str>) -> Fetched {
-        let key = (window.start, window.end, account.map(str::to_owned));
+    async fn lookup(&self, window: &TimeWindow, account: Option<&str>, filter: &Filter) -> Fetched {
+        // What the lookup notes about records outside the window depends on the filter.
+        let key = (
+            window.start,
+            window.end,
+            account.map(str::to_owned),
+            format!("{filter:?}"),
+        );
         {
             let mut recent = lock(&self.recent);
             recent.retain(|r| r.at.elapsed() < RECENT_FOR);
@@ -70,7 +76,7 @@ impl Reporter {
                 return fetched;
             }
         }
-        let fetched = self.source.lookup(window, account).await;
+        let fetched = self.source.lookup(window, account, filter).await;
         if fetched.failures.is_empty() {
             let mut recent = lock(&self.recent);
             if recent.len() >= RECENT_KEPT {
@@ -107,7 +113,7 @@ impl Reporter {
         budget: Budget,
     ) -> Result<Report, TimedOut> {
         let started = Instant::now();
-        let lookup = self.lookup(&window, account);
+        let lookup = self.lookup(&window, account, &filter);
         let fetched = match budget.lookup {
             Some(limit) => tokio::time::timeout(limit, lookup)
                 .await

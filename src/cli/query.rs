@@ -81,7 +81,11 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<Answered> {
     // still gets its document, whose `failures` say the same for a script.
     if !report.nothing_answered || args.format == Format::Json {
         let mut out = std::io::stdout().lock();
-        format::write_with(&report, args.format, layout, &mut out).context("writing the report")?;
+        match format::write_with(&report, args.format, layout, &mut out) {
+            // `query … | head`: the reader has what it wanted.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            written => written.context("writing the report")?,
+        }
     }
     if report.nothing_answered {
         for f in &report.failures {
@@ -99,11 +103,15 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<Answered> {
 /// Files and records read so far, on stderr, only when stderr is a terminal.
 struct TerminalProgress {
     bar: Option<indicatif::ProgressBar>,
-    records: AtomicUsize,
+    /// Read by the bar each time it draws, so threads finishing files in any order never show
+    /// a count going back.
+    records: Arc<AtomicUsize>,
 }
 
 impl TerminalProgress {
     fn new() -> Self {
+        let records = Arc::new(AtomicUsize::new(0));
+        let shown = records.clone();
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::with_draw_target(
                 None,
@@ -111,16 +119,19 @@ impl TerminalProgress {
             );
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "reading {pos}/{len} files, {msg} records {wide_bar} {elapsed}",
+                    "reading {pos}/{len} files, {records} records {wide_bar} {elapsed}",
                 )
-                .expect("a fixed template parses"),
+                .expect("a fixed template parses")
+                .with_key(
+                    "records",
+                    move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = w.write_str(&thousands(shown.load(Ordering::Relaxed)));
+                    },
+                ),
             );
             bar
         });
-        Self {
-            bar,
-            records: AtomicUsize::new(0),
-        }
+        Self { bar, records }
     }
 
     fn finish(&self) {
@@ -134,14 +145,12 @@ impl Progress for TerminalProgress {
     fn start(&self, files: usize) {
         if let Some(bar) = &self.bar {
             bar.set_length(files as u64);
-            bar.set_message("0");
         }
     }
 
     fn file_done(&self, records: usize) {
-        let total = self.records.fetch_add(records, Ordering::Relaxed) + records;
+        self.records.fetch_add(records, Ordering::Relaxed);
         if let Some(bar) = &self.bar {
-            bar.set_message(thousands(total));
             bar.inc(1);
         }
     }

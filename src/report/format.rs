@@ -170,7 +170,7 @@ fn why_empty(report: &Report) -> Vec<String> {
         }
         if e.duplicates > 0 {
             read.push_str(&format!(
-                " ({} found in two files counted once)",
+                " ({} found in more than one file counted once)",
                 thousands(e.duplicates)
             ));
         }

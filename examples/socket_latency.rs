@@ -96,6 +96,8 @@ async fn main() {
         socket: Some(socket),
         regions: vec!["us-east-1".into()],
         accounts: Vec::new(),
+        organization: None,
+        lookup_concurrency: marketplace_activity::aws::cloudtrail::DEFAULT_IN_FLIGHT,
         access: AccessPolicy::default(),
         query_timeout: Duration::from_secs(60),
         drain_timeout: Duration::from_secs(5),
@@ -112,7 +114,7 @@ async fn main() {
         .credentials_provider(Credentials::new("AKIDM", "secret", None, None, "m"))
         .load()
         .await;
-    let clients = connect(&config, &[], &settings.regions, &metrics).await;
+    let clients = connect(&config, &settings.scope(), &metrics);
     let source = ActivitySource::CloudTrail(clients.cloudtrail);
     let app = Application::build(
         settings,

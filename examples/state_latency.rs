@@ -61,6 +61,8 @@ async fn app(store: StateStore, aws: &fake_aws::FakeAws, slack: &fake_slack::Fak
         socket: None,
         regions: vec!["us-east-1".into()],
         accounts: Vec::new(),
+        organization: None,
+        lookup_concurrency: marketplace_activity::aws::cloudtrail::DEFAULT_IN_FLIGHT,
         access: AccessPolicy::default(),
         query_timeout: Duration::from_secs(60),
         drain_timeout: Duration::from_secs(5),
@@ -91,7 +93,7 @@ async fn app(store: StateStore, aws: &fake_aws::FakeAws, slack: &fake_slack::Fak
     };
     let metrics = Metrics::new();
     let config = sdk(&aws.url).await;
-    let aws = connect(&config, &[], &settings.regions, &metrics).await;
+    let aws = connect(&config, &settings.scope(), &metrics);
     let source = ActivitySource::CloudTrail(aws.cloudtrail);
     let app = Application::build(settings, source, Some(aws.agreements), metrics, store)
         .await

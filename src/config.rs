@@ -10,6 +10,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::aws::accounts::Account;
+use crate::aws::organization::OrganizationSettings;
+use crate::aws::Scope;
 use crate::notify::deliver::Routes;
 use crate::notify::routes::ApiKeys;
 use crate::notify::sns::CertUrlRule;
@@ -95,12 +97,28 @@ pub struct RegionArgs {
     )]
     pub cloudtrail_regions: Vec<String>,
     /// AWS accounts to report on: `alias=ROLE_ARN[#EXTERNAL_ID]` or `alias=ACCOUNT_ID`,
-    /// separated by `;`. Unset: the account of the app's own credentials.
+    /// separated by `;`. `organization` (alone or among entries): every active account of the
+    /// organization (ListAccounts), through MEMBER_ROLE_NAME; an entry for one of its accounts
+    /// gives its alias (and role, or none: the app's own credentials). Unset: the account of
+    /// the app's own credentials.
     #[arg(long, env = "ACCOUNTS")]
     pub accounts: Option<String>,
     /// The same as a TOML or YAML file (`[[accounts]]` with id, alias, role_arn, external_id).
     #[arg(long, env = "ACCOUNTS_FILE")]
     pub accounts_file: Option<PathBuf>,
+    /// With ACCOUNTS=organization: the role assumed in every member account.
+    #[arg(long, env = "MEMBER_ROLE_NAME", default_value = crate::aws::organization::DEFAULT_MEMBER_ROLE)]
+    pub member_role_name: String,
+    /// With ACCOUNTS=organization: the external id the member role's trust policy asks for.
+    #[arg(long, env = "MEMBER_EXTERNAL_ID", hide_env_values = true)]
+    pub member_external_id: Option<String>,
+    /// With ACCOUNTS=organization: how often the organization's accounts are listed again, in
+    /// seconds.
+    #[arg(long, env = "ORGANIZATION_REFRESH_SECS", default_value_t = 3600)]
+    pub organization_refresh_secs: u64,
+    /// Account × region pairs read at once (each paced under CloudTrail's 2 calls per second).
+    #[arg(long, env = "LOOKUP_CONCURRENCY", default_value_t = crate::aws::cloudtrail::DEFAULT_IN_FLIGHT)]
+    pub lookup_concurrency: usize,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -332,6 +350,12 @@ pub enum ConfigError {
     BadSlackApiUrl(String),
     #[error("{0}")]
     Accounts(#[from] crate::aws::accounts::AccountsError),
+    #[error("MEMBER_ROLE_NAME `{0}` is not an IAM role name (letters, digits and +=,.@_- up to 64, optionally under a /path/)")]
+    BadMemberRole(String),
+    #[error("LOOKUP_CONCURRENCY must be between 1 and 512")]
+    BadLookupConcurrency,
+    #[error("ORGANIZATION_REFRESH_SECS must be between 60 and 86400")]
+    BadOrganizationRefresh,
     #[error("DIGEST_EVERY `{0}` is not a period like 7d or 24h")]
     BadDigestEvery(String),
     #[error("DIGEST_CRON `{0}` is not a cron schedule like `0 9 * * MON`: {1}")]
@@ -354,8 +378,12 @@ pub struct ServeSettings {
     /// Socket Mode, when SLACK_APP_TOKEN is set.
     pub socket: Option<SocketSettings>,
     pub regions: Vec<String>,
-    /// Accounts to report on (empty: the app's own).
+    /// Accounts to report on (empty: the app's own, unless `organization` is set).
     pub accounts: Vec<Account>,
+    /// ACCOUNTS=organization: the organization's accounts, through this role.
+    pub organization: Option<OrganizationSettings>,
+    /// Account × region pairs read at once.
+    pub lookup_concurrency: usize,
     pub access: AccessPolicy,
     pub query_timeout: Duration,
     /// On shutdown, the budget for requests in flight and background answers together.
@@ -374,14 +402,60 @@ pub struct ServeSettings {
 }
 
 impl RegionArgs {
-    /// The configured accounts; empty means the app's own.
+    /// The configured accounts; empty means the app's own (unless [`Self::organization`]).
     pub fn accounts(&self) -> Result<Vec<Account>, ConfigError> {
-        Ok(match (&self.accounts_file, &self.accounts) {
-            (Some(path), _) => crate::aws::accounts::parse_file(path)?,
-            (None, Some(value)) if !value.trim().is_empty() => {
-                crate::aws::accounts::parse_env(value)?
+        let from_env = match &self.accounts {
+            Some(value) if !value.trim().is_empty() => {
+                crate::aws::accounts::parse_env_with_organization(value)?
             }
-            _ => Vec::new(),
+            _ => (Vec::new(), false),
+        };
+        Ok(match &self.accounts_file {
+            Some(path) => crate::aws::accounts::parse_file(path)?,
+            None => from_env.0,
+        })
+    }
+
+    /// `ACCOUNTS=organization`: how the organization's accounts are reached.
+    pub fn organization(&self) -> Result<Option<OrganizationSettings>, ConfigError> {
+        let wanted = match &self.accounts {
+            Some(value) => crate::aws::accounts::parse_env_with_organization(value)?.1,
+            None => false,
+        };
+        if !wanted {
+            return Ok(None);
+        }
+        let role_name = self.member_role_name.trim().trim_matches('/').to_owned();
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c);
+        let base_name = role_name.rsplit('/').next().unwrap_or("");
+        if base_name.is_empty() || base_name.len() > 64 || !role_name.chars().all(ok_char) {
+            return Err(ConfigError::BadMemberRole(self.member_role_name.clone()));
+        }
+        if !(60..=86_400).contains(&self.organization_refresh_secs) {
+            return Err(ConfigError::BadOrganizationRefresh);
+        }
+        Ok(Some(OrganizationSettings {
+            role_name,
+            external_id: self
+                .member_external_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned),
+            refresh: Duration::from_secs(self.organization_refresh_secs),
+        }))
+    }
+
+    /// Accounts, organization, regions and pairs in flight, together.
+    pub fn scope(&self) -> Result<Scope, ConfigError> {
+        if !(1..=512).contains(&self.lookup_concurrency) {
+            return Err(ConfigError::BadLookupConcurrency);
+        }
+        Ok(Scope {
+            accounts: self.accounts()?,
+            organization: self.organization()?,
+            regions: self.parse()?,
+            in_flight: self.lookup_concurrency,
         })
     }
 
@@ -422,6 +496,18 @@ fn not_a_placeholder(name: &'static str, value: Option<&str>) -> Result<(), Conf
     }
 }
 
+impl ServeSettings {
+    /// What CloudTrail reads: these accounts (or the organization's) in these regions.
+    pub fn scope(&self) -> Scope {
+        Scope {
+            accounts: self.accounts.clone(),
+            organization: self.organization.clone(),
+            regions: self.regions.clone(),
+            in_flight: self.lookup_concurrency,
+        }
+    }
+}
+
 impl ServeArgs {
     pub fn settings(&self) -> Result<ServeSettings, ConfigError> {
         not_a_placeholder("SLACK_SIGNING_SECRET", self.slack_signing_secret.as_deref())?;
@@ -451,6 +537,8 @@ impl ServeArgs {
             socket,
             regions: self.regions.parse()?,
             accounts: self.regions.accounts()?,
+            organization: self.regions.organization()?,
+            lookup_concurrency: self.regions.scope()?.in_flight,
             access: AccessPolicy::new(
                 &self.allowed_team_ids,
                 &self.allowed_channel_ids,
@@ -766,12 +854,51 @@ mod tests {
             cloudtrail_regions: vec!["us east".into()],
             accounts: None,
             accounts_file: None,
+            member_role_name: "MarketplaceActivityRead".into(),
+            member_external_id: None,
+            organization_refresh_secs: 3600,
+            lookup_concurrency: 32,
         };
         assert!(regions
             .parse()
             .unwrap_err()
             .to_string()
             .starts_with("CLOUDTRAIL_REGIONS"));
+    }
+
+    #[test]
+    fn the_organization_and_its_member_role() {
+        let mut regions = RegionArgs {
+            cloudtrail_regions: vec!["us-east-1".into()],
+            accounts: Some("organization;mgmt=123456789012".into()),
+            accounts_file: None,
+            member_role_name: "Audit/MarketplaceActivityRead".into(),
+            member_external_id: Some("ext-1".into()),
+            organization_refresh_secs: 3600,
+            lookup_concurrency: 32,
+        };
+        let scope = regions.scope().unwrap();
+        let org = scope.organization.unwrap();
+        assert_eq!(
+            org.role_arn("111122223333"),
+            "arn:aws:iam::111122223333:role/Audit/MarketplaceActivityRead"
+        );
+        assert!(
+            !format!("{org:?}").contains("ext-1"),
+            "external id in Debug"
+        );
+        assert_eq!(scope.accounts.len(), 1);
+        for (role, concurrency, refresh, wanted) in [
+            ("bad role name", 32, 3600, "MEMBER_ROLE_NAME"),
+            ("Read", 0, 3600, "LOOKUP_CONCURRENCY"),
+            ("Read", 32, 1, "ORGANIZATION_REFRESH_SECS"),
+        ] {
+            regions.member_role_name = role.into();
+            regions.lookup_concurrency = concurrency;
+            regions.organization_refresh_secs = refresh;
+            let err = regions.scope().unwrap_err().to_string();
+            assert!(err.starts_with(wanted), "{role}: {err}");
+        }
     }
 
     #[test]

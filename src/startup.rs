@@ -276,7 +276,10 @@ fn notifications(
         memory,
         metrics.clone(),
         reports.agreements().cloned(),
-        reports.accounts(),
+        {
+            let reports = reports.clone();
+            Arc::new(move || reports.accounts())
+        },
     );
     let sns = (!settings.sns_topic_arns.is_empty()).then(|| {
         Arc::new(SnsVerifier::new(

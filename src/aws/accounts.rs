@@ -1,33 +1,17 @@
-//! The AWS accounts to report on: their ids, the aliases people know them by, and the role to
-//! assume in each. From `--accounts-file` (TOML or YAML) or `ACCOUNTS` in the environment.
-//! With neither, the one account of the app's own credentials.
+//! The AWS accounts written in the configuration: their ids, the aliases people know them by,
+//! and the role to assume in each. From `--accounts-file` (TOML or YAML) or `ACCOUNTS` in the
+//! environment; `ACCOUNTS=organization` (alone or among entries) adds every active account of
+//! the organization (see `aws::organization`). With none, the one account of the app's own
+//! credentials.
 
 use std::path::Path;
 
-use aws_config::sts::AssumeRoleProvider;
 use serde::Deserialize;
 
 pub use crate::domain::Account;
 
-/// An SDK configuration acting in `account`: the base one, or one whose credentials come from
-/// assuming the account's role (refreshed by the SDK before they expire).
-pub async fn sdk_config(account: &Account, base: &aws_config::SdkConfig) -> aws_config::SdkConfig {
-    let Some(role) = &account.role_arn else {
-        return base.clone();
-    };
-    let mut provider = AssumeRoleProvider::builder(role.clone())
-        .session_name("marketplace-activity")
-        .configure(base);
-    if let Some(external_id) = &account.external_id {
-        provider = provider.external_id(external_id.clone());
-    }
-    let provider = provider.build().await;
-    base.to_builder()
-        .credentials_provider(aws_sdk_cloudtrail::config::SharedCredentialsProvider::new(
-            provider,
-        ))
-        .build()
-}
+/// The word in `ACCOUNTS` that asks for every active account of the organization.
+pub const ORGANIZATION: &str = "organization";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountsError {
@@ -49,10 +33,20 @@ struct AccountsFile {
 /// Parses `ACCOUNTS`: entries separated by `;` or newlines, each `alias=ROLE_ARN` (optionally
 /// `#EXTERNAL_ID`) or `alias=ACCOUNT_ID` (that account through the app's own credentials).
 pub fn parse_env(value: &str) -> Result<Vec<Account>, AccountsError> {
-    let accounts = value
+    Ok(parse_env_with_organization(value)?.0)
+}
+
+/// [`parse_env`], and whether the word `organization` is among the entries.
+pub fn parse_env_with_organization(value: &str) -> Result<(Vec<Account>, bool), AccountsError> {
+    let entries: Vec<&str> = value
         .split([';', '\n'])
         .map(str::trim)
         .filter(|e| !e.is_empty())
+        .collect();
+    let organization = entries.iter().any(|e| e.eq_ignore_ascii_case(ORGANIZATION));
+    let accounts = entries
+        .into_iter()
+        .filter(|e| !e.eq_ignore_ascii_case(ORGANIZATION))
         .map(|entry| {
             let (alias, target) = entry
                 .split_once('=')
@@ -78,7 +72,7 @@ pub fn parse_env(value: &str) -> Result<Vec<Account>, AccountsError> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    validate(accounts)
+    Ok((validate(accounts)?, organization))
 }
 
 /// Reads `[[accounts]]` (TOML) or `accounts:` (YAML) with `id`, `alias`, `role_arn`, `external_id`.
@@ -150,6 +144,18 @@ mod tests {
         assert_eq!(accounts[2].role_arn, None);
         assert!(accounts[0].matches("PROD") && accounts[0].matches("111122223333"));
         assert_eq!(accounts[0].label(), "prod (111122223333)");
+    }
+
+    #[test]
+    fn the_organization_among_entries() {
+        let (accounts, org) =
+            parse_env_with_organization("Organization; mgmt=123456789012").unwrap();
+        assert!(org);
+        assert_eq!(accounts.len(), 1);
+        assert_eq!(accounts[0].alias.as_deref(), Some("mgmt"));
+        let (accounts, org) = parse_env_with_organization("organization").unwrap();
+        assert!(org && accounts.is_empty());
+        assert!(!parse_env_with_organization("a=123456789012").unwrap().1);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use aws_sdk_marketplaceagreement::Client;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::accounts::Account;
+use super::directory::{Directory, Member};
 use crate::domain::{Activity, AgreementFacts, AgreementId};
 use crate::sync::lock;
 
@@ -163,37 +163,49 @@ enum Entry {
 
 /// DescribeAgreement clients (one per account: an agreement is described by the account that
 /// accepted it) and the cache they share.
+/// An account's id and the role the app acts through there.
+type ClientKey = (Option<String>, Option<String>);
+
 #[derive(Clone)]
 pub struct Agreements {
-    clients: Arc<Vec<(Account, Client)>>,
+    directory: Directory,
+    /// Clients by (account id, role), made on first use.
+    clients: Arc<Mutex<HashMap<ClientKey, Client>>>,
     cache: Arc<Mutex<HashMap<AgreementId, Entry>>>,
     limit: Arc<tokio::sync::Semaphore>,
 }
 
 impl Agreements {
-    pub fn new(accounts: &[(Account, aws_config::SdkConfig)]) -> Self {
-        let clients = accounts
-            .iter()
-            .map(|(account, sdk)| {
-                let conf = aws_sdk_marketplaceagreement::config::Builder::from(sdk)
-                    .region(aws_config::Region::new(AGREEMENT_REGION))
-                    .build();
-                (account.clone(), Client::from_conf(conf))
-            })
-            .collect();
+    pub fn new(directory: Directory) -> Self {
         Self {
-            clients: Arc::new(clients),
+            directory,
+            clients: Arc::default(),
             cache: Arc::default(),
             limit: Arc::new(tokio::sync::Semaphore::new(CONCURRENCY)),
         }
     }
 
-    fn client_for(&self, account_id: Option<&str>) -> Option<&Client> {
-        self.clients
+    fn client(&self, member: &Member) -> Client {
+        let key = (member.account.id.clone(), member.account.role_arn.clone());
+        lock(&self.clients)
+            .entry(key)
+            .or_insert_with(|| {
+                let conf = aws_sdk_marketplaceagreement::config::Builder::from(&member.sdk)
+                    .region(aws_config::Region::new(AGREEMENT_REGION))
+                    .build();
+                Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    /// The client of the account that holds the agreement, else the first account's.
+    fn client_for(&self, account_id: Option<&str>) -> Option<Client> {
+        let members = self.directory.snapshot();
+        let member = members
             .iter()
-            .find(|(a, _)| a.id.is_some() && a.id.as_deref() == account_id)
-            .or_else(|| self.clients.first())
-            .map(|(_, c)| c)
+            .find(|m| m.account.id.is_some() && m.account.id.as_deref() == account_id)
+            .or_else(|| members.first())?;
+        Some(self.client(member))
     }
 
     /// Forgets an agreement (it was just cancelled or changed).
@@ -252,81 +264,123 @@ impl Agreements {
         missing
     }
 
-    /// Active purchase agreements, in every configured account, that end before `before`
-    /// (SearchAgreements as the acceptor; end times are compared here). Accounts that fail
-    /// are reported by label.
+    /// Active purchase agreements, in every account, that end before `before`
+    /// (SearchAgreements as the acceptor; end times are compared here), asked in a few
+    /// accounts at once. Accounts that fail are reported by label.
     pub async fn ending_before(
         &self,
         before: DateTime<Utc>,
     ) -> (Vec<Ending>, Vec<(String, Unavailable)>) {
-        use aws_sdk_marketplaceagreement::types::Filter;
+        let members = match self.directory.members().await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "no accounts to search for agreements ending soon");
+                return (
+                    Vec::new(),
+                    vec![("the organization".into(), Unavailable::Failed)],
+                );
+            }
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for member in members.iter() {
+            let this = self.clone();
+            let member = member.clone();
+            tasks.spawn(async move {
+                // The semaphore is never closed.
+                let _permit = this.limit.clone().acquire_owned().await.ok();
+                this.ending_in(&member, before).await
+            });
+        }
         let mut ending = Vec::new();
         let mut failed = Vec::new();
-        for (account, client) in self.clients.iter() {
-            let mut next: Option<String> = None;
-            for _page in 0..50 {
-                let result = client
-                    .search_agreements()
-                    .catalog("AWSMarketplace")
-                    .filters(
-                        Filter::builder()
-                            .name("PartyType")
-                            .values("Acceptor")
-                            .build(),
-                    )
-                    .filters(
-                        Filter::builder()
-                            .name("AgreementType")
-                            .values("PurchaseAgreement")
-                            .build(),
-                    )
-                    .filters(Filter::builder().name("Status").values("ACTIVE").build())
-                    .set_next_token(next.take())
-                    .send()
-                    .await;
-                let out = match result {
-                    Ok(out) => out,
-                    Err(err) => {
-                        let why = Unavailable::from_sdk(&err);
-                        tracing::warn!(account = %account.label(), error = %DisplayErrorContext(&err), "SearchAgreements failed");
-                        failed.push((account.label(), why));
-                        break;
-                    }
-                };
-                for s in out.agreement_view_summaries() {
-                    let ends = s
-                        .end_time()
-                        .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
-                    let (Some(id), Some(ends)) =
-                        (s.agreement_id().and_then(AgreementId::parse), ends)
-                    else {
-                        continue;
-                    };
-                    if ends <= before {
-                        ending.push(Ending {
-                            agreement_id: id,
-                            account: account.clone(),
-                            ends,
-                            product_id: s
-                                .proposal_summary()
-                                .and_then(|p| p.resources().first())
-                                .and_then(|r| r.id())
-                                .map(str::to_owned),
-                            seller_account: s
-                                .proposer()
-                                .and_then(|p| p.account_id())
-                                .map(str::to_owned),
-                        });
-                    }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((found, failure)) => {
+                    ending.extend(found);
+                    failed.extend(failure);
                 }
-                match out.next_token() {
-                    Some(t) if !t.is_empty() => next = Some(t.to_owned()),
-                    _ => break,
-                }
+                Err(e) => tracing::error!(error = %e, "agreement search task failed"),
             }
         }
+        failed.sort_by(|a, b| a.0.cmp(&b.0));
         ending.sort_by_key(|e| e.ends);
         (ending, failed)
+    }
+
+    /// One account's active agreements that end before `before`.
+    async fn ending_in(
+        &self,
+        member: &Member,
+        before: DateTime<Utc>,
+    ) -> (Vec<Ending>, Option<(String, Unavailable)>) {
+        use aws_sdk_marketplaceagreement::types::Filter;
+        let account = &member.account;
+        if let Err(e) = member.ready().await {
+            tracing::warn!(account = %account.label(), error = %e, "SearchAgreements skipped");
+            return (Vec::new(), Some((account.label(), Unavailable::Failed)));
+        }
+        let client = self.client(member);
+        let mut ending = Vec::new();
+        let mut next: Option<String> = None;
+        for _page in 0..50 {
+            let result = client
+                .search_agreements()
+                .catalog("AWSMarketplace")
+                .filters(
+                    Filter::builder()
+                        .name("PartyType")
+                        .values("Acceptor")
+                        .build(),
+                )
+                .filters(
+                    Filter::builder()
+                        .name("AgreementType")
+                        .values("PurchaseAgreement")
+                        .build(),
+                )
+                .filters(Filter::builder().name("Status").values("ACTIVE").build())
+                .set_next_token(next.take())
+                .send()
+                .await;
+            let out = match result {
+                Ok(out) => out,
+                Err(err) => {
+                    let why = Unavailable::from_sdk(&err);
+                    tracing::warn!(account = %account.label(), error = %DisplayErrorContext(&err), "SearchAgreements failed");
+                    return (ending, Some((account.label(), why)));
+                }
+            };
+            for s in out.agreement_view_summaries() {
+                let ends = s
+                    .end_time()
+                    .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
+                let (Some(id), Some(ends)) = (s.agreement_id().and_then(AgreementId::parse), ends)
+                else {
+                    continue;
+                };
+                if ends <= before {
+                    ending.push(Ending {
+                        agreement_id: id,
+                        account: account.clone(),
+                        ends,
+                        product_id: s
+                            .proposal_summary()
+                            .and_then(|p| p.resources().first())
+                            .and_then(|r| r.id())
+                            .map(str::to_owned),
+                        seller_account: s
+                            .proposer()
+                            .and_then(|p| p.account_id())
+                            .map(str::to_owned),
+                    });
+                }
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        (ending, None)
     }
 
     /// Everything known about one agreement, for a "Details" click: its description

@@ -1,7 +1,8 @@
 //! CloudTrail LookupEvents for agreement activity: every page, every region, paced under
 //! CloudTrail's 2 requests per second per account and region.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_cloudtrail::config::interceptors::FinalizerInterceptorContextRef;
@@ -10,14 +11,17 @@ use aws_sdk_cloudtrail::error::{DisplayErrorContext, ProvideErrorMetadata, SdkEr
 use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsError;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use aws_sdk_cloudtrail::Client;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::accounts::Account;
+use super::directory::{Directory, Member};
 use super::record::{parse_record, AGREEMENT_EVENT_SOURCE};
 use super::{Failure, Fetched, LookupError};
-use crate::domain::TimeWindow;
+use crate::domain::{ReadSoFar, TimeWindow};
 use crate::metrics::{AttemptLabels, Metrics, RegionLabels};
 use crate::pacer::Pacer;
+use crate::sync::lock;
 
 /// CloudTrail's documented limit is 2 LookupEvents per second per account and region; we
 /// leave 5% headroom so clock jitter between us and AWS doesn't turn into throttling.
@@ -25,15 +29,54 @@ pub const LOOKUP_INTERVAL: Duration = Duration::from_millis(525);
 /// The largest page LookupEvents returns.
 const PAGE_SIZE: i32 = 50;
 
-/// One client per account and region, each with its own pacer (CloudTrail's limit is per
-/// account and region, so each pair gets the whole budget).
+/// CloudTrail in every account × region the [`Directory`] names. Each pair has its own client
+/// and pacer, kept for the life of the app (CloudTrail's limit is per account and region, so
+/// each pair gets the whole budget, shared by everyone asking); at most `in_flight` pairs are
+/// read at once.
 #[derive(Clone)]
 pub struct CloudTrail {
-    regions: Arc<[RegionClient]>,
+    inner: Arc<Inner>,
 }
 
+/// An account's id, the role the app acts through there, and a region.
+type PairKey = (Option<String>, Option<String>, String);
+
+struct Inner {
+    directory: Directory,
+    regions: Vec<String>,
+    /// Clients by (account id, role, region), made when a pair is first asked.
+    clients: Mutex<HashMap<PairKey, Arc<RegionClient>>>,
+    in_flight: Arc<Semaphore>,
+    metrics: Metrics,
+}
+
+/// What `check` found in one account and region.
+#[derive(Debug)]
+pub struct Probe {
+    pub account: Account,
+    pub region: String,
+    /// Assuming the account's role (none: the app's own credentials).
+    pub role: Option<Result<(), LookupError>>,
+    /// The small LookupEvents (none: the role could not be assumed).
+    pub lookup: Option<Result<(), LookupError>>,
+}
+
+impl Probe {
+    /// "eu-west-1", or "prod (111122223333) eu-west-1" when accounts are configured.
+    pub fn place(&self) -> String {
+        Failure {
+            account: self.account.clone(),
+            region: self.region.clone(),
+            error: LookupError::Other(String::new()),
+        }
+        .place()
+    }
+}
+
+/// Pairs read at once when `LOOKUP_CONCURRENCY` is not set.
+pub const DEFAULT_IN_FLIGHT: usize = 32;
+
 struct RegionClient {
-    account: Account,
     region: String,
     client: Client,
     pacer: Pacer,
@@ -92,105 +135,195 @@ impl Intercept for AttemptCounter {
 }
 
 impl CloudTrail {
-    /// Builds one client per region from the shared SDK configuration (credentials, endpoint
-    /// overrides such as `AWS_ENDPOINT_URL_CLOUDTRAIL`, retry and timeout settings).
+    /// CloudTrail for the app's own account in `regions` (the tests' and the demo's way).
     pub fn new(sdk: &aws_config::SdkConfig, regions: &[String], metrics: &Metrics) -> Self {
-        Self::for_accounts(&[(Account::ambient(), sdk.clone())], regions, metrics)
+        Self::for_directory(
+            Directory::new(sdk, Vec::new(), None),
+            regions,
+            DEFAULT_IN_FLIGHT,
+            metrics,
+        )
     }
 
-    /// Clients for every account × region; each account's SDK configuration carries its
-    /// credentials (see [`Account::sdk_config`]).
-    pub fn for_accounts(
-        accounts: &[(Account, aws_config::SdkConfig)],
+    /// CloudTrail in every account of `directory` × `regions`, at most `in_flight` pairs at once.
+    pub fn for_directory(
+        directory: Directory,
         regions: &[String],
+        in_flight: usize,
         metrics: &Metrics,
     ) -> Self {
-        let pairs = accounts
-            .iter()
-            .flat_map(|(account, sdk)| regions.iter().map(move |region| (account, sdk, region)));
-        let regions = pairs
-            .map(|(account, sdk, region)| {
-                let conf = aws_sdk_cloudtrail::config::Builder::from(sdk)
-                    .region(aws_config::Region::new(region.clone()))
-                    .interceptor(AttemptCounter {
-                        region: region.clone(),
-                        metrics: metrics.clone(),
-                    })
-                    .build();
-                RegionClient {
-                    account: account.clone(),
-                    region: region.clone(),
-                    client: Client::from_conf(conf),
-                    pacer: Pacer::new(LOOKUP_INTERVAL),
-                    metrics: metrics.clone(),
-                }
-            })
-            .collect();
-        Self { regions }
+        Self {
+            inner: Arc::new(Inner {
+                directory,
+                regions: regions.to_vec(),
+                clients: Mutex::default(),
+                in_flight: Arc::new(Semaphore::new(in_flight.max(1))),
+                metrics: metrics.clone(),
+            }),
+        }
     }
 
-    /// One small LookupEvents per region (the last hour, one result): proves the credentials
-    /// and the permission without reading much. For `marketplace-activity check`.
-    pub async fn probe(&self) -> Vec<(Failure, Result<(), LookupError>)> {
-        let mut results = Vec::new();
-        for r in self.regions.iter() {
-            r.pacer.wait().await;
-            let end = aws_smithy_types::DateTime::from_secs(chrono::Utc::now().timestamp());
-            let start =
-                aws_smithy_types::DateTime::from_secs(chrono::Utc::now().timestamp() - 3600);
-            let result = r
-                .client
-                .lookup_events()
-                .lookup_attributes(agreement_source())
-                .start_time(start)
-                .end_time(end)
-                .max_results(1)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| LookupError::from_sdk(&e));
-            let place = Failure {
-                account: r.account.clone(),
-                region: r.region.clone(),
-                error: LookupError::Other(String::new()),
-            };
-            results.push((place, result));
+    pub fn directory(&self) -> &Directory {
+        &self.inner.directory
+    }
+
+    /// The pair's client, made on first use from the account's SDK configuration.
+    fn client(&self, member: &Member, region: &str) -> Arc<RegionClient> {
+        let key = (
+            member.account.id.clone(),
+            member.account.role_arn.clone(),
+            region.to_owned(),
+        );
+        let mut clients = lock(&self.inner.clients);
+        clients
+            .entry(key)
+            .or_insert_with(|| {
+                let conf = aws_sdk_cloudtrail::config::Builder::from(&member.sdk)
+                    .region(aws_config::Region::new(region.to_owned()))
+                    .interceptor(AttemptCounter {
+                        region: region.to_owned(),
+                        metrics: self.inner.metrics.clone(),
+                    })
+                    .build();
+                Arc::new(RegionClient {
+                    region: region.to_owned(),
+                    client: Client::from_conf(conf),
+                    pacer: Pacer::new(LOOKUP_INTERVAL),
+                    metrics: self.inner.metrics.clone(),
+                })
+            })
+            .clone()
+    }
+
+    /// One small LookupEvents per account and region (the last hour, one result), after
+    /// assuming the account's role: proves the credentials and the permission without
+    /// reading much. For `marketplace-activity check`; pairs are asked concurrently.
+    pub async fn probe(&self) -> Result<Vec<Probe>, LookupError> {
+        let members = self.inner.directory.members().await?;
+        let mut set = JoinSet::new();
+        for (order, (member, region)) in self.pairs(&members, None).into_iter().enumerate() {
+            let client = self.client(&member, &region);
+            let limit = self.inner.in_flight.clone();
+            set.spawn(async move {
+                // The semaphore is never closed.
+                let _permit = limit.acquire_owned().await.ok();
+                let role = match &member.role {
+                    Some(_) => Some(member.ready().await),
+                    None => None,
+                };
+                let lookup = match &role {
+                    Some(Err(_)) => None,
+                    _ => Some(client.probe().await),
+                };
+                let probe = Probe {
+                    account: member.account.clone(),
+                    region,
+                    role,
+                    lookup,
+                };
+                (order, probe)
+            });
         }
-        results
+        let mut results = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            if let Ok(r) = joined {
+                results.push(r);
+            }
+        }
+        results.sort_by_key(|r| r.0);
+        Ok(results.into_iter().map(|(_, p)| p).collect())
     }
 
     pub fn regions(&self) -> impl Iterator<Item = &str> {
-        self.regions.iter().map(|r| r.region.as_str())
+        self.inner.regions.iter().map(String::as_str)
     }
 
-    /// The configured accounts, once each.
+    /// The accounts as last listed, once each.
     pub fn accounts(&self) -> Vec<Account> {
-        let mut out: Vec<Account> = Vec::new();
-        for r in self.regions.iter() {
-            if !out.contains(&r.account) {
-                out.push(r.account.clone());
-            }
-        }
-        out
+        self.inner.directory.accounts()
+    }
+
+    /// Every account (or those `account` names) × region.
+    fn pairs(&self, members: &[Member], account: Option<&str>) -> Vec<(Member, String)> {
+        members
+            .iter()
+            .filter(|m| account.is_none_or(|a| m.account.matches(a)))
+            .flat_map(|m| {
+                self.inner
+                    .regions
+                    .iter()
+                    .map(move |r| (m.clone(), r.clone()))
+            })
+            .collect()
     }
 
     /// Fetches the window from every account and region (or only the accounts `account`
-    /// names) concurrently. A pair that fails is reported in [`Fetched::failures`] and does not
-    /// hide the others' results.
-    pub async fn lookup(&self, window: &TimeWindow, account: Option<&str>) -> Fetched {
-        let mut set = JoinSet::new();
-        for index in 0..self.regions.len() {
-            if account.is_some_and(|a| !self.regions[index].account.matches(a)) {
-                continue;
+    /// names), at most `in_flight` pairs at once, each paced on its own. A pair that fails is
+    /// reported in [`Fetched::failures`] and does not hide the others' results. `progress`
+    /// counts the accounts read (every region of them answered or failed).
+    pub async fn lookup(
+        &self,
+        window: &TimeWindow,
+        account: Option<&str>,
+        progress: &watch::Sender<ReadSoFar>,
+    ) -> Fetched {
+        let members = match self.inner.directory.members().await {
+            Ok(m) => m,
+            Err(error) => {
+                return Fetched {
+                    failures: vec![Failure {
+                        account: Account::ambient(),
+                        region: "every region".into(),
+                        error,
+                    }],
+                    ..Fetched::default()
+                }
             }
-            let this = self.clone();
+        };
+        let pairs = self.pairs(&members, account);
+        let mut left: HashMap<usize, usize> = HashMap::new();
+        let mut set = JoinSet::new();
+        let per_account = self.inner.regions.len().max(1);
+        for (index, (member, region)) in pairs.into_iter().enumerate() {
+            let account_index = index / per_account;
+            *left.entry(account_index).or_default() += 1;
+            let client = self.client(&member, &region);
+            let limit = self.inner.in_flight.clone();
             let window = window.clone();
-            set.spawn(async move { this.regions[index].lookup(&window).await });
+            set.spawn(async move {
+                // The semaphore is never closed.
+                let _permit = limit.acquire_owned().await.ok();
+                let part = match member.ready().await {
+                    Ok(()) => client.lookup(&window, &member.account).await,
+                    Err(error) => Fetched {
+                        sources: 1,
+                        failures: vec![Failure {
+                            account: member.account.clone(),
+                            region: region.clone(),
+                            error,
+                        }],
+                        ..Fetched::default()
+                    },
+                };
+                (account_index, part)
+            });
         }
+        let total = left.len();
+        progress.send_replace(ReadSoFar { done: 0, total });
+        let mut done = 0;
         let mut fetched = Fetched::default();
         while let Some(joined) = set.join_next().await {
             match joined {
-                Ok(part) => fetched.merge(part),
+                Ok((account_index, part)) => {
+                    fetched.merge(part);
+                    if let Some(n) = left.get_mut(&account_index) {
+                        *n -= 1;
+                        if *n == 0 {
+                            done += 1;
+                            progress.send_replace(ReadSoFar { done, total });
+                        }
+                    }
+                }
                 // A panic in a region task is a bug; report it rather than take the answer down.
                 Err(e) => fetched.failures.push(Failure {
                     account: Account::ambient(),
@@ -199,13 +332,30 @@ impl CloudTrail {
                 }),
             }
         }
+        fetched.accounts = total;
         fetched.sort_newest_first();
         fetched
     }
 }
 
 impl RegionClient {
-    async fn lookup(&self, window: &TimeWindow) -> Fetched {
+    async fn probe(&self) -> Result<(), LookupError> {
+        self.pacer.wait().await;
+        let end = aws_smithy_types::DateTime::from_secs(chrono::Utc::now().timestamp());
+        let start = aws_smithy_types::DateTime::from_secs(chrono::Utc::now().timestamp() - 3600);
+        self.client
+            .lookup_events()
+            .lookup_attributes(agreement_source())
+            .start_time(start)
+            .end_time(end)
+            .max_results(1)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| LookupError::from_sdk(&e))
+    }
+
+    async fn lookup(&self, window: &TimeWindow, account: &Account) -> Fetched {
         let mut fetched = Fetched {
             sources: 1,
             ..Fetched::default()
@@ -238,9 +388,9 @@ impl RegionClient {
                 Ok(page) => page,
                 Err(err) => {
                     let err = LookupError::from_sdk(&err);
-                    tracing::debug!(account = %self.account.label(), region = %self.region, error = %err, detail = %err.detail(), "LookupEvents failed");
+                    tracing::debug!(account = %account.label(), region = %self.region, error = %err, detail = %err.detail(), "LookupEvents failed");
                     fetched.failures.push(Failure {
-                        account: self.account.clone(),
+                        account: account.clone(),
                         region: self.region.clone(),
                         error: err,
                     });
@@ -257,9 +407,9 @@ impl RegionClient {
             for event in page.events() {
                 match event.cloud_trail_event().map(parse_record) {
                     Some(Ok(Some(mut activity))) => {
-                        activity.account_alias.clone_from(&self.account.alias);
+                        activity.account_alias.clone_from(&account.alias);
                         if activity.account_id.is_none() {
-                            activity.account_id.clone_from(&self.account.id);
+                            activity.account_id.clone_from(&account.id);
                         }
                         fetched.examined.agreement_records += 1;
                         fetched.activities.push(activity);

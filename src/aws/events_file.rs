@@ -239,6 +239,7 @@ impl Loaded {
             skipped: self.skipped,
             calls: 0,
             sources: 1,
+            accounts: 0,
             failures: Vec::new(),
             examined: Examined {
                 source: self.origin.clone(),

@@ -1,6 +1,11 @@
 //! The AWS side: where agreement activity comes from.
 //!
-//! - [`accounts`]: the accounts to report on, with their aliases and roles.
+//! - [`accounts`]: the accounts written in the configuration, with their aliases and roles.
+//! - [`organization`]: the organization's active accounts (ListAccounts), for
+//!   `ACCOUNTS=organization`.
+//! - [`role`]: credentials in another account (AssumeRole, bounded and cached).
+//! - [`directory`]: the accounts reported on now (written, listed, or the app's own), each
+//!   with the SDK configuration that acts in it.
 //! - [`agreements`]: agreement details (product, seller, value, term) from DescribeAgreement.
 //! - [`cloudtrail`]: CloudTrail LookupEvents, paced and paginated, across regions.
 //! - [`record`]: one CloudTrail record (JSON) into an [`Activity`].
@@ -12,9 +17,12 @@
 pub mod accounts;
 pub mod agreements;
 pub mod cloudtrail;
+pub mod directory;
 pub mod events_file;
+pub mod organization;
 pub mod record;
 pub mod reports;
+pub mod role;
 
 use std::sync::Arc;
 
@@ -44,30 +52,66 @@ pub use crate::domain::{Failure, Fetched, LookupError};
 pub struct Aws {
     pub cloudtrail: CloudTrail,
     pub agreements: agreements::Agreements,
+    pub directory: directory::Directory,
 }
 
-/// Builds one CloudTrail client per account × region and one DescribeAgreement client per
-/// account. Accounts with a role get credentials from assuming it (lazily, on first use, and
-/// refreshed by the SDK), so a broken role fails only its own account's lookups.
-pub async fn connect(
+/// Which accounts and regions to read, and how many pairs at once.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// Accounts written in `ACCOUNTS` / the accounts file (with an organization: extra
+    /// accounts, or aliases and roles for some of its accounts).
+    pub accounts: Vec<accounts::Account>,
+    /// `ACCOUNTS=organization`: every active account of the organization.
+    pub organization: Option<organization::OrganizationSettings>,
+    pub regions: Vec<String>,
+    /// Account × region pairs read at once.
+    pub in_flight: usize,
+}
+
+impl Scope {
+    /// These accounts (none: the app's own) in these regions, the default pairs in flight.
+    pub fn accounts(accounts: &[accounts::Account], regions: &[String]) -> Self {
+        Self {
+            accounts: accounts.to_vec(),
+            organization: None,
+            regions: regions.to_vec(),
+            in_flight: cloudtrail::DEFAULT_IN_FLIGHT,
+        }
+    }
+}
+
+/// Builds the accounts' directory, CloudTrail over every account × region and the Agreement
+/// API per account. Nothing is called: roles are assumed on first use, so a broken role fails
+/// only its own account's lookups. With an organization, [`Aws::list_organization`] lists it.
+pub fn connect(
     base: &aws_config::SdkConfig,
-    accounts: &[accounts::Account],
-    regions: &[String],
+    scope: &Scope,
     metrics: &crate::metrics::Metrics,
 ) -> Aws {
-    let mut configs = Vec::new();
-    let ambient = [accounts::Account::ambient()];
-    let accounts = if accounts.is_empty() {
-        &ambient[..]
-    } else {
-        accounts
-    };
-    for account in accounts {
-        configs.push((account.clone(), accounts::sdk_config(account, base).await));
-    }
+    let directory =
+        directory::Directory::new(base, scope.accounts.clone(), scope.organization.clone());
     Aws {
-        cloudtrail: CloudTrail::for_accounts(&configs, regions, metrics),
-        agreements: agreements::Agreements::new(&configs),
+        cloudtrail: CloudTrail::for_directory(
+            directory.clone(),
+            &scope.regions,
+            scope.in_flight,
+            metrics,
+        ),
+        agreements: agreements::Agreements::new(directory.clone()),
+        directory,
+    }
+}
+
+impl Aws {
+    /// Lists the organization's accounts now, when the accounts come from one; a failure is
+    /// logged (the first lookup tries again and says why).
+    pub async fn list_organization(&self) {
+        if !self.directory.is_organization() {
+            return;
+        }
+        if let Err(e) = self.directory.refresh_now().await {
+            tracing::warn!(error = %e, detail = %e.detail(), "could not list the organization's accounts");
+        }
     }
 }
 
@@ -87,14 +131,15 @@ impl ActivitySource {
         window: &TimeWindow,
         account: Option<&str>,
         filter: &Filter,
+        progress: &tokio::sync::watch::Sender<crate::domain::ReadSoFar>,
     ) -> Fetched {
         match self {
-            Self::CloudTrail(ct) => ct.lookup(window, account).await,
+            Self::CloudTrail(ct) => ct.lookup(window, account, progress).await,
             Self::Fixed(loaded) => loaded.lookup(window, account, filter),
         }
     }
 
-    /// The configured accounts (one ambient account when none are).
+    /// The accounts as last listed (one ambient account when none are configured).
     pub fn accounts(&self) -> Vec<accounts::Account> {
         match self {
             Self::CloudTrail(ct) => ct.accounts(),
@@ -106,10 +151,12 @@ impl ActivitySource {
     pub fn describe(&self) -> String {
         match self {
             Self::CloudTrail(ct) => {
-                format!(
-                    "CloudTrail in {}",
-                    ct.regions().collect::<Vec<_>>().join(", ")
-                )
+                let regions = ct.regions().collect::<Vec<_>>().join(", ");
+                if ct.directory().is_organization() {
+                    format!("CloudTrail in the organization's accounts in {regions}")
+                } else {
+                    format!("CloudTrail in {regions}")
+                }
             }
             Self::Fixed(loaded) => loaded.origin.clone(),
         }

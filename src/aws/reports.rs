@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 
 use super::agreements::{Agreements, Ending, Unavailable};
 use super::ActivitySource;
-use crate::domain::Fetched;
 use crate::domain::{Account, Filter, TimeWindow};
+use crate::domain::{Fetched, ReadSoFar};
 use crate::report::Report;
 use crate::sync::lock;
+use tokio::sync::watch;
 
 /// What a report may spend: the lookup's time limit (none for a terminal, which can wait) and
 /// how long agreement details may hold the answer up.
@@ -59,7 +60,13 @@ impl Reporter {
 
     /// The activities in `window` (from every account, or the one `account` names): a
     /// complete lookup of the same window in the last few minutes, else a new one.
-    async fn lookup(&self, window: &TimeWindow, account: Option<&str>, filter: &Filter) -> Fetched {
+    async fn lookup(
+        &self,
+        window: &TimeWindow,
+        account: Option<&str>,
+        filter: &Filter,
+        progress: &watch::Sender<ReadSoFar>,
+    ) -> Fetched {
         // What the lookup notes about records outside the window depends on the filter.
         let key = (
             window.start,
@@ -76,7 +83,7 @@ impl Reporter {
                 return fetched;
             }
         }
-        let fetched = self.source.lookup(window, account, filter).await;
+        let fetched = self.source.lookup(window, account, filter, progress).await;
         if fetched.failures.is_empty() {
             let mut recent = lock(&self.recent);
             if recent.len() >= RECENT_KEPT {
@@ -99,9 +106,15 @@ impl Reporter {
         self.agreements.as_ref()
     }
 
-    /// The accounts a report covers (one ambient account when none are configured).
+    /// The accounts a report covers, as last listed (one ambient account when none are
+    /// configured).
     pub fn accounts(&self) -> Vec<Account> {
         self.source.accounts()
+    }
+
+    /// Whether the accounts come from the organization (and so may not be listed yet).
+    pub fn is_organization(&self) -> bool {
+        matches!(&self.source, ActivitySource::CloudTrail(ct) if ct.directory().is_organization())
     }
 
     /// The report for `window` and `filter`, from every account or the one `account` names.
@@ -112,8 +125,22 @@ impl Reporter {
         account: Option<&str>,
         budget: Budget,
     ) -> Result<Report, TimedOut> {
+        let (progress, _) = watch::channel(ReadSoFar::default());
+        self.report_watched(window, filter, account, budget, &progress)
+            .await
+    }
+
+    /// [`Reporter::report`], counting the accounts read in `progress` as they answer.
+    pub async fn report_watched(
+        &self,
+        window: TimeWindow,
+        filter: Filter,
+        account: Option<&str>,
+        budget: Budget,
+        progress: &watch::Sender<ReadSoFar>,
+    ) -> Result<Report, TimedOut> {
         let started = Instant::now();
-        let lookup = self.lookup(&window, account, &filter);
+        let lookup = self.lookup(&window, account, &filter, progress);
         let fetched = match budget.lookup {
             Some(limit) => tokio::time::timeout(limit, lookup)
                 .await
@@ -121,7 +148,7 @@ impl Reporter {
             None => lookup.await,
         };
         let calls = fetched.calls;
-        let by_account = self.source.accounts().len() > 1;
+        let by_account = self.source.accounts().len() > 1 || self.is_organization();
         let mut fetched = fetched;
         fetched.examined.source = self.source.describe();
         let mut report = Report::build(fetched, filter, window, by_account);
@@ -139,9 +166,15 @@ impl Reporter {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "lookup done"
         );
-        for f in &report.failures {
+        for f in report.failures.iter().take(20) {
             // One short line; the SDK's whole account was logged at debug where it failed.
             tracing::warn!(account = %f.account.label(), region = %f.region, error = %f.error, "CloudTrail lookup failed");
+        }
+        if report.failures.len() > 20 {
+            tracing::warn!(
+                more = report.failures.len() - 20,
+                "more CloudTrail lookups failed"
+            );
         }
         Ok(report)
     }

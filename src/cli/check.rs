@@ -205,21 +205,149 @@ async fn check_state(settings: &ServeSettings, sdk: &aws_config::SdkConfig) -> O
     }
 }
 
-/// One small LookupEvents per account and region.
+/// Lines per account × region at most; beyond, `check` sums up and lists the failures only.
+const PAIRS_LISTED: usize = 10;
+
+/// The organization's accounts (listed now), the roles, and one small LookupEvents per account
+/// and region.
 async fn check_cloudtrail(settings: &ServeSettings, sdk: &aws_config::SdkConfig) -> Vec<Outcome> {
-    let aws = connect(sdk, &settings.accounts, &settings.regions, &Metrics::new()).await;
+    let aws = connect(sdk, &settings.scope(), &Metrics::new());
     let mut outcomes = Vec::new();
-    for (place, result) in aws.cloudtrail.probe().await {
-        let what = format!("cloudtrail {}", place.place());
-        outcomes.push(match result {
-            Ok(()) => Outcome::ok(&what, "LookupEvents allowed"),
+    if aws.directory.is_organization() {
+        match aws.directory.refresh_now().await {
+            Ok(listed) => outcomes.push(Outcome::ok(
+                "organization",
+                format!(
+                    "{} found (ListAccounts, active accounts only)",
+                    plural(listed.accounts, "account")
+                ),
+            )),
             Err(e) => {
-                tracing::debug!(place = %place.place(), error = %e, detail = %e.detail(), "LookupEvents failed");
-                Outcome::fail(&what, e.cause(), e.fix(Audience::Terminal))
+                tracing::debug!(error = %e, detail = %e.detail(), "ListAccounts failed");
+                outcomes.push(Outcome::fail(
+                    "organization",
+                    e.cause(),
+                    e.fix(Audience::Terminal),
+                ));
+                return outcomes;
             }
+        }
+    }
+    let probes = match aws.cloudtrail.probe().await {
+        Ok(p) => p,
+        Err(e) => {
+            outcomes.push(Outcome::fail(
+                "accounts",
+                e.cause(),
+                e.fix(Audience::Terminal),
+            ));
+            return outcomes;
+        }
+    };
+    outcomes.extend(roles_outcome(&probes));
+    let many = probes.len() > PAIRS_LISTED;
+    let mut allowed = 0;
+    let mut failed = 0;
+    for probe in &probes {
+        let what = format!("cloudtrail {}", probe.place());
+        match &probe.lookup {
+            Some(Ok(())) if many => allowed += 1,
+            Some(Ok(())) => outcomes.push(Outcome::ok(&what, "LookupEvents allowed")),
+            Some(Err(e)) => {
+                failed += 1;
+                tracing::debug!(place = %probe.place(), error = %e, detail = %e.detail(), "LookupEvents failed");
+                if !many || failed <= PAIRS_LISTED {
+                    outcomes.push(Outcome::fail(&what, e.cause(), e.fix(Audience::Terminal)));
+                }
+            }
+            None => {}
+        }
+    }
+    if many {
+        let asked = allowed + failed;
+        let detail = format!(
+            "LookupEvents allowed in {allowed} of {asked} account × region pairs{}",
+            if failed > PAIRS_LISTED {
+                format!(" ({} more failures not listed)", failed - PAIRS_LISTED)
+            } else {
+                String::new()
+            }
+        );
+        outcomes.push(if failed == 0 {
+            Outcome::ok("cloudtrail", detail)
+        } else {
+            Outcome::fail(
+                "cloudtrail",
+                detail,
+                "See the lines above for each cause and what to do.",
+            )
         });
     }
     outcomes
+}
+
+/// "roles: assumed in 278 of 280 accounts", and the accounts whose role could not be assumed.
+fn roles_outcome(probes: &[crate::aws::cloudtrail::Probe]) -> Vec<Outcome> {
+    let mut accounts: Vec<(String, &Result<(), crate::domain::LookupError>)> = Vec::new();
+    for p in probes {
+        if let Some(role) = &p.role {
+            let label = p.account.label();
+            if !accounts.iter().any(|(l, _)| *l == label) {
+                accounts.push((label, role));
+            }
+        }
+    }
+    if accounts.is_empty() {
+        return Vec::new();
+    }
+    let assumed = accounts.iter().filter(|(_, r)| r.is_ok()).count();
+    let summary = format!(
+        "assumed in {assumed} of {}",
+        plural(accounts.len(), "account")
+    );
+    let mut outcomes = Vec::new();
+    if assumed == accounts.len() {
+        outcomes.push(Outcome::ok("roles", summary));
+        return outcomes;
+    }
+    outcomes.push(Outcome::fail(
+        "roles",
+        summary,
+        "See the lines below for the accounts whose role could not be assumed.",
+    ));
+    for (label, role) in accounts
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .take(PAIRS_LISTED)
+    {
+        if let Err(e) = role {
+            outcomes.push(Outcome::fail(
+                &format!("role {label}"),
+                e.cause(),
+                e.fix(Audience::Terminal),
+            ));
+        }
+    }
+    let unlisted = accounts.len() - assumed;
+    if unlisted > PAIRS_LISTED {
+        outcomes.push(Outcome::fail(
+            "roles",
+            format!(
+                "{} more accounts whose role could not be assumed",
+                unlisted - PAIRS_LISTED
+            ),
+            "`RUST_LOG=debug` shows each AssumeRole answer.",
+        ));
+    }
+    outcomes
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// `marketplace-activity healthcheck`: GET /healthz on the local server, for the container's

@@ -12,7 +12,7 @@ use crate::aws::events_file::{Loaded, Progress};
 use crate::aws::reports::{Budget, Reporter};
 use crate::aws::{connect, sdk_config_loader, ActivitySource};
 use crate::config::QueryArgs;
-use crate::domain::{Audience, Command, USAGE};
+use crate::domain::{Audience, Command, ReadSoFar, USAGE};
 use crate::metrics::Metrics;
 use crate::report::format::{self, thousands, Format, Layout};
 
@@ -40,10 +40,9 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<Answered> {
     };
     let now = chrono::Utc::now();
     let (source, window, agreements) = if args.events_file.is_empty() {
-        let regions = args.regions.parse()?;
-        let accounts = args.regions.accounts()?;
+        let scope = args.regions.scope()?;
         let sdk = sdk_config_loader().load().await;
-        let aws = connect(&sdk, &accounts, &regions, &Metrics::new()).await;
+        let aws = connect(&sdk, &scope, &Metrics::new());
         (
             ActivitySource::CloudTrail(aws.cloudtrail),
             query.window.resolve(now)?,
@@ -69,9 +68,21 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<Answered> {
         lookup: None,
         details: DETAILS_BUDGET,
     };
+    let (progress, seen) = tokio::sync::watch::channel(ReadSoFar::default());
+    let bar = tokio::spawn(accounts_bar(seen));
     let report = Reporter::new(source, agreements)
-        .report(window, query.filter, query.account.as_deref(), budget)
-        .await?;
+        .report_watched(
+            window,
+            query.filter,
+            query.account.as_deref(),
+            budget,
+            &progress,
+        )
+        .await;
+    drop(progress);
+    // The bar ends when the sender is dropped; it cannot panic.
+    let _ = bar.await;
+    let report = report?;
     let layout = if args.wide {
         Layout::Wide
     } else {
@@ -98,6 +109,30 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<Answered> {
     } else {
         Answered::Partly
     })
+}
+
+/// Accounts read so far, on stderr, only when stderr is a terminal and more than one account
+/// is asked. Ends when the lookup drops its sender.
+async fn accounts_bar(mut seen: tokio::sync::watch::Receiver<ReadSoFar>) {
+    if !std::io::stderr().is_terminal() {
+        return;
+    }
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "reading {pos}/{len} accounts {wide_bar} {elapsed}",
+        )
+        .expect("a fixed template parses"),
+    );
+    while seen.changed().await.is_ok() {
+        let now = *seen.borrow_and_update();
+        if now.total > 1 {
+            bar.set_length(now.total as u64);
+            bar.set_position(now.done as u64);
+        }
+    }
+    bar.finish_and_clear();
 }
 
 /// Files and records read so far, on stderr, only when stderr is a terminal.

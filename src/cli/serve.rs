@@ -9,7 +9,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
     let sdk = sdk_config_loader().load().await;
     let metrics = Metrics::new();
-    let aws = connect(&sdk, &settings.accounts, &settings.regions, &metrics).await;
+    let aws = connect(&sdk, &settings.scope(), &metrics);
+    aws.list_organization().await;
     let source = ActivitySource::CloudTrail(aws.cloudtrail);
     if settings.access.is_open() {
         tracing::info!(

@@ -38,7 +38,19 @@ impl Account {
 }
 
 /// Whether `account:<word>` names the account with this alias and id (the alias without regard
-/// to case, or the exact id). One rule for configured accounts and for activities.
+/// to case, or the exact id). An organization's account names may hold spaces, which a
+/// command word cannot: `account:prod-payments` names "Prod Payments" (spaces, `-` and `_`
+/// are the same here). One rule for configured accounts and for activities.
 pub fn names_account(alias: Option<&str>, id: Option<&str>, word: &str) -> bool {
-    alias.is_some_and(|a| a.eq_ignore_ascii_case(word)) || id == Some(word)
+    alias.is_some_and(|a| same_name(a, word)) || id == Some(word)
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+            .filter(|p| !p.is_empty())
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+    };
+    a.eq_ignore_ascii_case(b) || norm(a) == norm(b)
 }

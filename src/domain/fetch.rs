@@ -17,6 +17,8 @@ pub struct Fetched {
     pub calls: u32,
     /// Account × region pairs asked (1 for a file).
     pub sources: usize,
+    /// Accounts asked (0 for a file).
+    pub accounts: usize,
     pub failures: Vec<Failure>,
     /// What was read, so an empty answer can say why it is empty.
     pub examined: Examined,
@@ -96,6 +98,13 @@ impl Examined {
     }
 }
 
+/// How far a lookup has got: accounts read (every region answered or failed) of those asked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadSoFar {
+    pub done: usize,
+    pub total: usize,
+}
+
 /// One account and region whose lookup failed, and why.
 #[derive(Debug, Clone)]
 pub struct Failure {
@@ -121,6 +130,7 @@ impl Fetched {
         self.skipped += other.skipped;
         self.calls += other.calls;
         self.sources += other.sources;
+        self.accounts += other.accounts;
         self.failures.extend(other.failures);
         self.examined.merge(other.examined);
     }
@@ -164,6 +174,9 @@ pub enum LookupError {
     BadAnswer(String),
     #[error("the lookup failed")]
     Other(String),
+    /// The organization's accounts could not be listed (ListAccounts), for this reason.
+    #[error("could not list the organization's accounts: {0}")]
+    Organization(Box<LookupError>),
 }
 
 /// Who reads an error, so its fix names what they can do: a person at a terminal running
@@ -208,6 +221,28 @@ impl LookupError {
             Self::BadAnswer(_) => "CloudTrail answered with something the app could not read (not its API's answer)".into(),
             Self::Service { code, .. } => format!("CloudTrail refused the request ({code})"),
             Self::Other(_) => "The lookup failed for a reason the app does not recognise".into(),
+            Self::Organization(inner) => match **inner {
+                Self::AccessDenied(_) => "AWS denied listing the organization's accounts (organizations:ListAccounts)".into(),
+                _ => format!("Could not list the organization's accounts ({})", inner.to_string().trim_end_matches('.')),
+            },
+        }
+    }
+
+    /// A few words for the cause, to group failures in one line: "the role could not be
+    /// assumed in 10, CloudTrail denied access in 2".
+    pub fn short(&self) -> &'static str {
+        match self {
+            Self::AccessDenied(_) => "CloudTrail denied access",
+            Self::NoCredentials(_) => "no credentials",
+            Self::BadCredentials(_) => "credentials rejected",
+            Self::AssumeRoleFailed(_) => "the role could not be assumed",
+            Self::Throttled => "throttled",
+            Self::Timeout => "timed out",
+            Self::Unreachable(_) => "CloudTrail unreachable",
+            Self::Service { .. } => "a CloudTrail error",
+            Self::BadAnswer(_) => "an unreadable answer",
+            Self::Other(_) => "an unknown failure",
+            Self::Organization(_) => "the organization could not be listed",
         }
     }
 
@@ -233,6 +268,8 @@ impl LookupError {
             (Self::Service { .. }, Terminal) => "Try again; `RUST_LOG=debug` shows AWS's whole answer.",
             (Self::Other(_), Slack) => "Try again; if it persists, the app's log has the details at debug level (`RUST_LOG=debug`).",
             (Self::Other(_), Terminal) => "Try again; `RUST_LOG=debug` shows the details.",
+            (Self::Organization(_), Slack) => "The app must run in the organization's management account or a delegated administrator, and its role needs `organizations:ListAccounts` (manifest/iam-policy.json).",
+            (Self::Organization(_), Terminal) => "Use credentials of the organization's management account or a delegated administrator with organizations:ListAccounts; `aws organizations list-accounts` checks them.",
         }
     }
 
@@ -252,6 +289,7 @@ impl LookupError {
             | Self::BadAnswer(d)
             | Self::Other(d) => d,
             Self::Service { message, .. } => message,
+            Self::Organization(inner) => inner.detail(),
             Self::Throttled | Self::Timeout => "",
         }
     }

@@ -18,7 +18,9 @@ pub use activity::{
     Origin, Outcome,
 };
 pub use command::{Command, CommandError, Filter, Query, USAGE};
-pub use fetch::{Audience, Ending, Examined, Failure, Fetched, LookupError, OutsideWindow};
+pub use fetch::{
+    Audience, Ending, Examined, Failure, Fetched, LookupError, OutsideWindow, ReadSoFar,
+};
 pub use terms::{AgreementTerms, Charge, Price, PriceBasis};
 pub use window::{
     Period, PeriodUnit, TimeWindow, WindowError, WindowKind, WindowSpec, CLOUDTRAIL_RETENTION_DAYS,

@@ -176,7 +176,8 @@ fn same_change(a: &ActivityKind, b: &ActivityKind) -> bool {
 pub struct Notifier {
     metrics: Metrics,
     agreements: Option<Agreements>,
-    accounts: Vec<Account>,
+    /// The accounts as last listed (the organization's, refreshed hourly), to name one.
+    accounts: Arc<dyn Fn() -> Vec<Account> + Send + Sync>,
     api: SlackApi,
     routes: Routes,
     store: StateStore,
@@ -214,7 +215,7 @@ impl Notifier {
         memory: Memory,
         metrics: Metrics,
         agreements: Option<Agreements>,
-        accounts: Vec<Account>,
+        accounts: Arc<dyn Fn() -> Vec<Account> + Send + Sync>,
     ) -> Self {
         Self {
             metrics,
@@ -420,8 +421,7 @@ impl Notifier {
     async fn complete(&self, activity: &mut Activity) -> Result<Option<String>, StoreError> {
         self.refine_kind(activity).await?;
         if activity.account_alias.is_none() {
-            activity.account_alias = self
-                .accounts
+            activity.account_alias = (self.accounts)()
                 .iter()
                 .find(|a| a.id.is_some() && a.id == activity.account_id)
                 .and_then(|a| a.alias.clone());

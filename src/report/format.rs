@@ -12,7 +12,8 @@ pub enum Format {
     Csv,
 }
 
-/// The CSV columns, one row per activity (the slash command's `csv` export writes the same).
+/// The CSV columns, one row per activity, then one per account and region that could not be
+/// read (the slash command's `csv` export writes the same).
 pub const CSV_HEADER: [&str; 12] = [
     "time",
     "account",
@@ -524,6 +525,25 @@ fn write_csv(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             &a.actor.to_string(),
             a.source_ip.as_deref().unwrap_or(""),
             code,
+        ])?;
+    }
+    // Every account and region that could not be read, after the activities: kind
+    // `not read`, the cause in `error_code`.
+    for f in &report.failures {
+        let cause = f.error.cause();
+        csv.write_record([
+            "",
+            f.account.id.as_deref().unwrap_or(""),
+            f.account.alias.as_deref().unwrap_or(""),
+            f.region.as_str(),
+            "not read",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            cause.as_str(),
         ])?;
     }
     csv.flush()

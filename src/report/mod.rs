@@ -50,7 +50,15 @@ pub struct Report {
     /// Why agreement details (DescribeAgreement) are missing, when some are.
     #[serde(skip)]
     pub details_unavailable: Option<String>,
+    /// Accounts asked (0 when the records came from files).
+    pub accounts_asked: usize,
+    /// Accounts with at least one activity in the whole report (a page keeps the count).
+    pub accounts_with_activity: usize,
 }
+
+/// Beyond this many accounts, an answer lists only the accounts with activity and sums up
+/// the failures in one line (the CSV and JSON keep every one).
+pub const MANY_ACCOUNTS: usize = 10;
 
 fn serialize_failures<S: serde::Serializer>(failures: &[Failure], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(failures.iter().map(|f| {
@@ -99,6 +107,13 @@ impl Report {
             })
             .collect();
         let counts = Counts::of(&activities);
+        let mut active_accounts: Vec<(&Option<String>, &Option<String>)> = activities
+            .iter()
+            .map(|a| (&a.account_id, &a.account_alias))
+            .collect();
+        active_accounts.sort();
+        active_accounts.dedup();
+        let accounts_with_activity = active_accounts.len();
         Self {
             window,
             filter,
@@ -112,7 +127,35 @@ impl Report {
             nothing_answered,
             by_account,
             details_unavailable: None,
+            accounts_asked: fetched.accounts,
+            accounts_with_activity,
         }
+    }
+
+    /// Whether the answer is about so many accounts that it lists only those with activity.
+    pub fn many_accounts(&self) -> bool {
+        self.accounts_asked > MANY_ACCOUNTS
+    }
+
+    /// Accounts with at least one failure, and how many of them failed for each cause (an
+    /// account counts once, under its first failure's cause), the commonest cause first.
+    pub fn failed_accounts(&self) -> (usize, Vec<(&'static str, usize)>) {
+        let mut seen: Vec<(&Option<String>, &Option<String>)> = Vec::new();
+        let mut causes: Vec<(&'static str, usize)> = Vec::new();
+        for f in &self.failures {
+            let key = (&f.account.id, &f.account.alias);
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let cause = f.error.short();
+            match causes.iter_mut().find(|(c, _)| *c == cause) {
+                Some((_, n)) => *n += 1,
+                None => causes.push((cause, 1)),
+            }
+        }
+        causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        (seen.len(), causes)
     }
 
     /// The same report showing only the activities in `range` (one page of it); counts and

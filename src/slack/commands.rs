@@ -18,9 +18,11 @@ use super::response_url;
 use super::web_api::ApiError;
 use super::SlackState;
 use crate::aws::reports::Budget;
-use crate::domain::{Command, Query, TimeWindow};
+use crate::domain::{Command, Query, ReadSoFar, TimeWindow};
 use crate::report::format::Format;
 use crate::report::Report;
+use std::sync::atomic::{AtomicU32, Ordering};
+use tokio::sync::watch;
 
 /// Largest body we read; a slash command is well under 4 KiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -96,7 +98,10 @@ async fn admit(
     };
     if let Some(word) = &query.account {
         let accounts = state.reports.accounts();
-        if !accounts.iter().any(|a| a.matches(word)) {
+        // An organization not listed yet (its listing failed at start-up): the lookup lists
+        // it and says what it found.
+        let unlisted = state.reports.is_organization() && accounts.is_empty();
+        if !unlisted && !accounts.iter().any(|a| a.matches(word)) {
             return render::unknown_account(word, &accounts);
         }
     }
@@ -128,18 +133,28 @@ async fn answer(state: SlackState, command: SlashCommand, query: Query, window: 
         lookup: Some(state.query_timeout),
         details: DETAILS_BUDGET,
     };
-    let report = state
-        .reports
-        .report(
-            window,
-            query.filter.clone(),
-            query.account.as_deref(),
-            budget,
-        )
-        .await;
+    let label = window.label.clone();
+    let (progress, seen) = watch::channel(ReadSoFar::default());
+    let lookup = state.reports.report_watched(
+        window,
+        query.filter.clone(),
+        query.account.as_deref(),
+        budget,
+        &progress,
+    );
+    let shown = AtomicU32::new(0);
+    let report = tokio::select! {
+        report = lookup => report,
+        () = show_progress(&state, &command, &label, seen, &shown) => unreachable!("progress never ends"),
+    };
+    let progress_shown = shown.load(Ordering::Relaxed);
     let message = match report {
         Ok(report) => {
-            let message = render::report_page(&report, query.share, &command.text, 0);
+            let mut message = render::report_page(&report, query.share, &command.text, 0);
+            if progress_shown > 0 && !query.share {
+                // In place of "read 120 of 278 accounts…".
+                message = message.replacing_original(true);
+            }
             if query.csv && !report.nothing_answered {
                 let export = export_csv(&state, &command, &report).await;
                 render::with_csv_note(message, &export)
@@ -152,10 +167,64 @@ async fn answer(state: SlackState, command: SlashCommand, query: Query, window: 
             render::lookup_timed_out()
         }
     };
-    if let Err(e) =
-        response_url::send(&state.http, &state.metrics, &command.response_url, &message).await
+    // What progress used of the URL's five posts, the answer may have less one spare.
+    let attempts = response_url::USES - progress_shown - 1;
+    if let Err(e) = response_url::send_within(
+        &state.http,
+        &state.metrics,
+        &command.response_url,
+        &message,
+        attempts,
+    )
+    .await
     {
         tracing::error!(error = %e, "could not deliver the answer to response_url");
+    }
+}
+
+/// The first progress update comes after this long (most answers come sooner)…
+const PROGRESS_AFTER: Duration = Duration::from_secs(3);
+/// …and the next ones at most this often,
+const PROGRESS_EVERY: Duration = Duration::from_secs(3);
+/// …and no more than this many, so `response_url`'s five posts keep room for the answer
+/// and one retry.
+const PROGRESS_UPDATES: u32 = 3;
+
+/// Replaces the "looking up…" message in place with how many accounts have been read, while
+/// the lookup runs (it is dropped when the lookup ends). Never returns.
+async fn show_progress(
+    state: &SlackState,
+    command: &SlashCommand,
+    label: &str,
+    seen: watch::Receiver<ReadSoFar>,
+    shown: &AtomicU32,
+) {
+    tokio::time::sleep(PROGRESS_AFTER).await;
+    let mut last = None;
+    loop {
+        let now = *seen.borrow();
+        if shown.load(Ordering::Relaxed) < PROGRESS_UPDATES
+            && now.total > 1
+            && now.done < now.total
+            && last != Some(now)
+        {
+            let message = render::progress(label, now.done, now.total);
+            match response_url::send_once(
+                &state.http,
+                &state.metrics,
+                &command.response_url,
+                &message,
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(e) => tracing::warn!(error = %e, "progress update not delivered"),
+            }
+            // Counted either way: a post that failed may still have used the URL.
+            shown.fetch_add(1, Ordering::Relaxed);
+            last = Some(now);
+        }
+        tokio::time::sleep(PROGRESS_EVERY).await;
     }
 }
 
@@ -182,7 +251,8 @@ async fn export_csv(state: &SlackState, command: &SlashCommand, report: &Report)
         .await;
     match uploaded {
         Ok(()) => CsvExport::Uploaded {
-            rows: report.activities.len(),
+            // Activities, then the accounts and regions that could not be read.
+            rows: report.activities.len() + report.failures.len(),
             name,
         },
         Err(e) => {

@@ -94,6 +94,12 @@ fn window_line(w: &TimeWindow) -> String {
 
 /// The slash command's answer.
 pub fn report_message(report: &Report, share: bool) -> Message {
+    if report.nothing_answered && report.many_accounts() {
+        return error_message(&format!(
+            "Couldn't look up Marketplace activity: {}",
+            failures_line(report).unwrap_or_default()
+        ));
+    }
     if report.nothing_answered {
         let f = &report.failures[0];
         return error_message(&format!(
@@ -274,13 +280,64 @@ fn push_events(events: &[&Activity], blocks: &mut Vec<Block>, limit: usize) {
     }
 }
 
+/// "12 of 340 accounts could not be read: the role could not be assumed in 10, CloudTrail
+/// denied access in 2." with where the full list is; none when every account answered.
+fn failures_line(report: &Report) -> Option<String> {
+    let (failed, causes) = report.failed_accounts();
+    if failed == 0 {
+        return None;
+    }
+    let causes: Vec<String> = causes
+        .iter()
+        .map(|(cause, n)| format!("{cause} in {n}"))
+        .collect();
+    Some(format!(
+        "{failed} of {} account{} could not be read: {}. The CSV (`csv`) lists each account and region with what to do.",
+        report.accounts_asked,
+        if report.accounts_asked == 1 { "" } else { "s" },
+        causes.join(", ")
+    ))
+}
+
 /// One heading per account with its counts and failures, then its events; the room for events
-/// is shared so every account gets its heading.
+/// is shared so every account gets its heading. With many accounts, only those with activity
+/// (the most recent first), after one line for all the failures.
 fn push_by_account(report: &Report, blocks: &mut Vec<Block>, footer: usize) {
-    let sections = report.sections();
+    let mut sections = report.sections();
+    if report.many_accounts() {
+        sections.retain(|s| !s.activities.is_empty());
+        sections.sort_by(|a, b| b.activities[0].time.cmp(&a.activities[0].time));
+        let mut lines = vec![format!(
+            "*{} of {} accounts* had activity in this window.",
+            report.accounts_with_activity, report.accounts_asked
+        )];
+        lines.extend(failures_line(report).map(|l| format!(":warning: {l}")));
+        blocks.push(Block::context(&lines));
+        // Each account shown takes a divider, a heading and at least one event.
+        let fits = MAX_BLOCKS.saturating_sub(blocks.len() + footer + 1) / 3;
+        if sections.len() > fits {
+            let hidden = sections.len() - fits;
+            sections.truncate(fits);
+            push_sections(report, &sections, blocks, footer + 1);
+            blocks.push(Block::context(&[format!(
+                "…and *{hidden} more account{}* with activity not shown. Add `csv` for every account, or `account:<name>` for one.",
+                if hidden == 1 { "" } else { "s" }
+            )]));
+            return;
+        }
+    }
+    push_sections(report, &sections, blocks, footer);
+}
+
+fn push_sections(
+    report: &Report,
+    sections: &[crate::report::AccountSection<'_>],
+    blocks: &mut Vec<Block>,
+    footer: usize,
+) {
     let headings = sections.len() * 2;
     let mut room_left = MAX_BLOCKS.saturating_sub(blocks.len() + footer + headings);
-    for section in &sections {
+    for section in sections {
         blocks.push(Block::Divider {});
         let parts = section.counts.parts();
         let mut text = format!(
@@ -292,7 +349,7 @@ fn push_by_account(report: &Report, blocks: &mut Vec<Block>, footer: usize) {
                 parts.join(" · ")
             }
         );
-        for f in &section.failures {
+        for f in section.failures.iter().filter(|_| !report.many_accounts()) {
             text.push_str(&format!(
                 "\n:warning: {}: {}",
                 escape(&f.region),
@@ -355,6 +412,14 @@ pub fn looking_up(window: &TimeWindow) -> Message {
     Message::ephemeral(&text, vec![])
 }
 
+/// The "looking up…" message again, with how far the lookup has got (replacing it in place).
+pub fn progress(window_label: &str, done: usize, total: usize) -> Message {
+    let text = format!(
+        ":hourglass_flowing_sand: Looking up Marketplace activity for the {window_label}… read {done} of {total} accounts…"
+    );
+    Message::ephemeral(&text, vec![]).replacing_original(true)
+}
+
 pub fn usage() -> Message {
     Message::ephemeral(USAGE, vec![Block::section(USAGE)])
 }
@@ -378,8 +443,16 @@ pub fn unknown_account(word: &str, accounts: &[Account]) -> Message {
         .filter_map(|a| a.alias.clone().or_else(|| a.id.clone()))
         .map(|a| format!("`{}`", escape(&a)))
         .collect();
+    /// Names listed at most (an organization has hundreds).
+    const LISTED: usize = 20;
     let known = if known.is_empty() {
         "No accounts are configured (ACCOUNTS); the app reports on its own account.".to_owned()
+    } else if known.len() > LISTED {
+        format!(
+            "Known accounts include {} and {} more (`account:` takes a name or a 12-digit id).",
+            known[..LISTED].join(", "),
+            known.len() - LISTED
+        )
     } else {
         format!("Known accounts: {}.", known.join(", "))
     };

@@ -10,6 +10,9 @@ use crate::metrics::Metrics;
 
 /// Slack accepts up to 5 posts per `response_url`; we use at most this many for one answer.
 const ATTEMPTS: u32 = 3;
+/// The posts Slack accepts per `response_url`
+/// (<https://api.slack.com/interactivity/handling#message_responses>).
+pub const USES: u32 = 5;
 /// Longest we wait between attempts, even if Slack asks for more.
 const MAX_WAIT: Duration = Duration::from_secs(10);
 
@@ -49,7 +52,33 @@ pub async fn send(
     url: &ResponseUrl,
     message: &Message,
 ) -> Result<(), ResponseError> {
-    let result = Retry::attempts(ATTEMPTS)
+    send_within(http, metrics, url, message, ATTEMPTS).await
+}
+
+/// One post, no retry: for progress, which the next update or the answer makes good.
+pub async fn send_once(
+    http: &reqwest::Client,
+    metrics: &Metrics,
+    url: &ResponseUrl,
+    message: &Message,
+) -> Result<(), ResponseError> {
+    let result = post(http, url, message).await;
+    metrics.slack_call(
+        "response_url",
+        if result.is_ok() { "ok" } else { "transient" },
+    );
+    result
+}
+
+/// [`send`] in at most `attempts` posts (what is left of the URL's uses).
+pub async fn send_within(
+    http: &reqwest::Client,
+    metrics: &Metrics,
+    url: &ResponseUrl,
+    message: &Message,
+    attempts: u32,
+) -> Result<(), ResponseError> {
+    let result = Retry::attempts(attempts.clamp(1, ATTEMPTS))
         .max_wait(MAX_WAIT)
         .run(
             || post(http, url, message),

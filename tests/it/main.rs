@@ -11,6 +11,7 @@ mod interactions;
 mod manifest;
 mod notifications;
 mod operations;
+mod organization;
 mod queue;
 mod replicas;
 mod rust_version;

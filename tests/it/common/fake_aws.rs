@@ -1,5 +1,5 @@
-//! A fake AWS on loopback: CloudTrail, STS (AssumeRole) and the Marketplace Agreement API
-//! behind one endpoint, each in its real protocol. CloudTrail speaks JSON 1.1 like the real one: `LookupEvents` with
+//! A fake AWS on loopback: CloudTrail, STS (AssumeRole), Organizations (ListAccounts) and the
+//! Marketplace Agreement API behind one endpoint, each in its real protocol. CloudTrail speaks JSON 1.1 like the real one: `LookupEvents` with
 //! pagination (`NextToken` tied to the request's parameters), time filtering, newest first,
 //! ThrottlingException when called more than twice in any second for one region, and
 //! AccessDenied on demand. The region of each call is read from its SigV4 credential scope.
@@ -54,6 +54,13 @@ struct Inner {
     /// Role ARNs AssumeRole refuses.
     roles_denied: Vec<String>,
     assume_role_calls: Vec<String>,
+    /// AssumeRole answers this late.
+    sts_delay: Duration,
+    /// Every LookupEvents answers this late (unless its region has its own delay).
+    cloudtrail_delay: Duration,
+    /// The organization's accounts, as ListAccounts lists them.
+    organization: Vec<Value>,
+    list_accounts_calls: usize,
     regions: HashMap<String, RegionData>,
     calls: Vec<Call>,
     /// Set by [`FakeAws::set_fault`]: every call fails this way until cleared.
@@ -180,12 +187,19 @@ async fn handle(
         return fault.answer().await;
     }
     if body.starts_with(b"Action=") {
+        let delay = inner.lock().unwrap().sts_delay;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         return sts(&inner, &body);
     }
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    if target == "AWSOrganizationsV20161128.ListAccounts" {
+        return list_accounts(&inner, &body);
+    }
     if !target.ends_with(".LookupEvents") {
         return error("UnknownOperationException", "only LookupEvents is faked");
     }
@@ -212,8 +226,13 @@ async fn handle(
     let delay;
     let (outcome, response) = {
         let mut guard = inner.lock().unwrap();
+        let default_delay = guard.cloudtrail_delay;
         let data = guard.regions.entry(region.clone()).or_default();
-        delay = data.delay;
+        delay = if data.delay.is_zero() {
+            default_delay
+        } else {
+            data.delay
+        };
         let now = Instant::now();
         while data
             .accepted
@@ -415,6 +434,32 @@ impl FakeAws {
         self.inner.lock().unwrap().assume_role_calls.clone()
     }
 
+    pub fn delay_sts(&self, d: Duration) {
+        self.inner.lock().unwrap().sts_delay = d;
+    }
+
+    /// Every LookupEvents (in a region without its own delay) answers `d` late.
+    pub fn delay_cloudtrail(&self, d: Duration) {
+        self.inner.lock().unwrap().cloudtrail_delay = d;
+    }
+
+    /// Adds an account to the organization, in `state` (ACTIVE, SUSPENDED, PENDING_CLOSURE…).
+    pub fn add_org_account(&self, id: &str, name: &str, state: &str) {
+        self.inner.lock().unwrap().organization.push(json!({
+            "Id": id,
+            "Arn": format!("arn:aws:organizations::999999999999:account/o-example/{id}"),
+            "Email": format!("aws+{id}@example.com"),
+            "Name": name,
+            "State": state,
+            "JoinedMethod": "CREATED",
+            "JoinedTimestamp": 1_700_000_000,
+        }));
+    }
+
+    pub fn list_accounts_calls(&self) -> usize {
+        self.inner.lock().unwrap().list_accounts_calls
+    }
+
     /// What DescribeAgreement (and SearchAgreements) answer for `agreement_id`.
     pub fn add_agreement(&self, agreement_id: &str, description: Value) {
         self.inner
@@ -457,6 +502,36 @@ fn account_of(headers: &HeaderMap) -> Option<String> {
     let key = auth.split("Credential=").nth(1)?.split('/').next()?;
     let account = key.strip_prefix("ASIA")?;
     (account.len() == 12).then(|| account.to_owned())
+}
+
+/// Organizations' ListAccounts (JSON 1.1), 20 accounts a page as the real one at most.
+fn list_accounts(inner: &Mutex<Inner>, body: &[u8]) -> Response {
+    const ORG_PAGE: usize = 20;
+    let req: Value = serde_json::from_slice(body).unwrap_or_default();
+    let mut inner = inner.lock().unwrap();
+    inner.list_accounts_calls += 1;
+    let offset = match req["NextToken"].as_str() {
+        None => 0,
+        Some(t) => match t.strip_prefix("org:").and_then(|o| o.parse().ok()) {
+            Some(o) => o,
+            None => return error("InvalidInputException", "bad NextToken"),
+        },
+    };
+    let page: Vec<&Value> = inner
+        .organization
+        .iter()
+        .skip(offset)
+        .take(ORG_PAGE)
+        .collect();
+    let mut body = json!({ "Accounts": page });
+    if offset + ORG_PAGE < inner.organization.len() {
+        body["NextToken"] = json!(format!("org:{}", offset + ORG_PAGE));
+    }
+    (
+        [("content-type", "application/x-amz-json-1.1")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn sts(inner: &Mutex<Inner>, body: &[u8]) -> Response {

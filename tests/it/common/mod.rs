@@ -14,6 +14,7 @@ use aws_sdk_cloudtrail::config::Credentials;
 use std::sync::Arc;
 
 use marketplace_activity::aws::accounts::Account;
+use marketplace_activity::aws::organization::OrganizationSettings;
 use marketplace_activity::aws::{connect, sdk_config_loader, ActivitySource};
 use marketplace_activity::config::{
     BotSettings, DigestSettings, NotifySettings, ServeSettings, StateSettings,
@@ -67,6 +68,10 @@ pub struct Options {
     pub notify: Option<NotifyOptions>,
     /// Accounts to report on (empty: the app's own).
     pub accounts: Vec<Account>,
+    /// ACCOUNTS=organization, with these settings.
+    pub organization: Option<OrganizationSettings>,
+    /// Account × region pairs read at once.
+    pub lookup_concurrency: usize,
     /// SLACK_BOT_TOKEN set (always when `notify` is).
     pub bot: bool,
     pub digest: Option<DigestSettings>,
@@ -141,6 +146,8 @@ impl Default for Options {
             http: HttpSettings::default(),
             notify: None,
             accounts: Vec::new(),
+            organization: None,
+            lookup_concurrency: marketplace_activity::aws::cloudtrail::DEFAULT_IN_FLIGHT,
             bot: false,
             digest: None,
             clock: None,
@@ -224,12 +231,15 @@ pub async fn start_app(options: Options, cloudtrail: FakeAws, slack: FakeSlack) 
         http: options.http,
         notify,
         accounts: options.accounts.clone(),
+        organization: options.organization.clone(),
+        lookup_concurrency: options.lookup_concurrency,
         bot,
         digest: options.digest,
         state,
     };
     let metrics = marketplace_activity::metrics::Metrics::new();
-    let aws = connect(&sdk, &options.accounts, &options.regions, &metrics).await;
+    let aws = connect(&sdk, &settings.scope(), &metrics);
+    aws.list_organization().await;
     let source = ActivitySource::CloudTrail(aws.cloudtrail);
     let store = match options.store {
         Some(store) => store,

@@ -1,0 +1,377 @@
+//! Issue 16 end to end: `ACCOUNTS=organization` against a fake Organizations (ListAccounts in
+//! pages, some accounts not ACTIVE), a fake STS (some roles missing) and CloudTrail per account
+//! (some denying, throttling above 2 calls per second per account and region).
+
+use std::time::Duration;
+
+use crate::common::*;
+use chrono::Utc;
+use marketplace_activity::aws::accounts::parse_env;
+use marketplace_activity::aws::organization::OrganizationSettings;
+use serde_json::{json, Value};
+
+const ROLE: &str = "MarketplaceActivityRead";
+const AGREEMENT: &str = "agmt-cx71281flrkxyks8eurk5nlyk";
+
+fn id(n: usize) -> String {
+    format!("{}", 100_000_000_000 + n)
+}
+
+fn name(n: usize) -> String {
+    format!("Team {n:03}")
+}
+
+fn role(n: usize) -> String {
+    format!("arn:aws:iam::{}:role/{ROLE}", id(n))
+}
+
+fn organization(refresh: Duration) -> Option<OrganizationSettings> {
+    Some(OrganizationSettings {
+        role_name: ROLE.into(),
+        external_id: None,
+        refresh,
+    })
+}
+
+/// A purchase in account `n`, `minutes_ago`.
+fn purchase(n: usize, k: usize, minutes_ago: i64) -> Value {
+    let mut r = fixture("cloudtrail-accept-agreement-request.json");
+    let time = Utc::now() - chrono::Duration::minutes(minutes_ago);
+    r["eventTime"] = json!(time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    r["eventID"] = json!(format!("evt-{n}-{k}"));
+    r["userIdentity"]["accountId"] = json!(id(n));
+    r["recipientAccountId"] = json!(id(n));
+    r["responseElements"]["agreementId"] = json!(AGREEMENT);
+    r
+}
+
+/// The answer (the message with blocks), once it has come; every post to `response_url` so far.
+async fn final_answer(app: &TestApp) -> (Value, Vec<Value>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let got: Vec<Value> = app.slack.received().into_iter().map(|(_, v)| v).collect();
+        if let Some(answer) = got
+            .iter()
+            .find(|m| m["blocks"].as_array().is_some_and(|b| !b.is_empty()))
+        {
+            return (answer.clone(), got);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no answer yet: {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn org_app(concurrency: usize) -> Options {
+    Options {
+        organization: organization(Duration::from_secs(3600)),
+        lookup_concurrency: concurrency,
+        bot: true,
+        ..Options::default()
+    }
+}
+
+#[tokio::test]
+async fn three_hundred_accounts_answered_with_totals_only_active_accounts_and_failures_grouped() {
+    let fake = FakeAws::start().await;
+    let mut expected = 0;
+    let mut with_activity = Vec::new();
+    for n in 0..300 {
+        fake.add_org_account(&id(n), &name(n), "ACTIVE");
+        // 0 to 120 events in every fourth account.
+        let events = if n % 4 == 0 { (n * 37) % 121 } else { 0 };
+        if events > 0 {
+            let records: Vec<Value> = (0..events)
+                .map(|k| purchase(n, k, (k + n) as i64 + 1))
+                .collect();
+            fake.add_account_records(&id(n), "us-east-1", records);
+            expected += events;
+            with_activity.push(n);
+        }
+    }
+    // Accounts that are not ACTIVE are listed by Organizations but never asked.
+    for n in 300..305 {
+        fake.add_org_account(&id(n), &name(n), "SUSPENDED");
+        fake.add_account_records(&id(n), "us-east-1", [purchase(n, 0, 5)]);
+    }
+    fake.add_org_account(&id(305), &name(305), "PENDING_CLOSURE");
+    // Ten accounts without the role (STS says AccessDenied, as it does for a missing role),
+    // two whose role may not call LookupEvents.
+    let missing: Vec<usize> = (0..10).map(|k| 4 * k + 1).collect();
+    for n in &missing {
+        fake.deny_role(&role(*n));
+    }
+    for n in [2, 6] {
+        fake.deny_access(&format!("{}/us-east-1", id(n)));
+    }
+    // Slow enough that the answer takes a few seconds and shows its progress.
+    fake.delay_cloudtrail(Duration::from_millis(100));
+    fake.delay_sts(Duration::from_millis(50));
+    let app = start_app(org_app(16), fake, FakeSlack::start().await).await;
+    assert_eq!(
+        app.cloudtrail.list_accounts_calls(),
+        16,
+        "306 accounts listed 20 a page at start-up"
+    );
+
+    app.command("30d csv").await;
+    let (answer, posts) = final_answer(&app).await;
+    let text = visible_text(&answer);
+    assert!(
+        text.contains(&format!("{expected} purchases")),
+        "the total of every account: {text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{} of 300 accounts* had activity",
+            with_activity.len()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("12 of 300 accounts could not be read: the role could not be assumed in 10, CloudTrail denied access in 2."),
+        "the failures in one line: {text}"
+    );
+    // Only accounts with activity have a heading, the most recent first.
+    assert!(
+        text.contains(&format!("*{} ({})*", name(4), id(4))),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&id(3)),
+        "an account without activity: {text}"
+    );
+    assert!(
+        !text.contains(&id(1)),
+        "failures are counted, not listed: {text}"
+    );
+    let newest = text.find(&format!("{} ({})", name(4), id(4))).unwrap();
+    let older = text.find(&format!("{} ({})", name(8), id(8))).unwrap();
+    assert!(newest < older, "newest activity first: {text}");
+    for n in 300..306 {
+        assert!(!text.contains(&id(n)), "account {n} is not ACTIVE: {text}");
+    }
+    assert!(
+        text.contains("rows) was uploaded"),
+        "the CSV is announced: {text}"
+    );
+
+    // Progress replaced the "looking up" message in place, at most three times, and the
+    // answer took its place.
+    let progress: Vec<&Value> = posts
+        .iter()
+        .filter(|m| m["blocks"].is_null() || m["blocks"].as_array().is_some_and(|b| b.is_empty()))
+        .collect();
+    assert!(
+        (1..=3).contains(&progress.len()),
+        "one to three progress updates: {posts:?}"
+    );
+    for p in &progress {
+        assert_eq!(p["replace_original"], json!(true), "{p}");
+        let t = p["text"].as_str().unwrap();
+        assert!(t.contains(" of 300 accounts…"), "{t}");
+    }
+    assert_eq!(answer["replace_original"], json!(true));
+    assert!(posts.len() <= 5, "response_url takes five posts: {posts:?}");
+
+    // The CSV lists every activity and every account that could not be read.
+    let uploads = app.slack.uploads();
+    assert_eq!(uploads.len(), 1);
+    let mut reader = csv::Reader::from_reader(&uploads[0].bytes[..]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), expected + 12, "activities and failures");
+    let failed: Vec<&csv::StringRecord> = rows.iter().filter(|r| &r[4] == "not read").collect();
+    assert_eq!(failed.len(), 12);
+    for n in &missing {
+        let row = failed.iter().find(|r| r[1] == id(*n)).unwrap();
+        assert_eq!(&row[2], name(*n));
+        assert_eq!(&row[11], "Could not assume this account's role");
+    }
+    let denied = failed.iter().find(|r| r[1] == id(2)).unwrap();
+    assert_eq!(
+        &denied[11],
+        "AWS denied access to CloudTrail (LookupEvents)"
+    );
+
+    // Every active account's role was assumed once; none of the others'.
+    let assumed = app.cloudtrail.assume_role_calls();
+    assert_eq!(assumed.len(), 300, "one AssumeRole per active account");
+    for n in 300..306 {
+        assert!(!assumed.contains(&role(n)));
+    }
+    assert_eq!(app.cloudtrail.throttled(), 0, "each pair paced under 2/s");
+}
+
+#[tokio::test]
+async fn the_list_is_read_again_and_a_new_account_is_asked() {
+    let fake = FakeAws::start().await;
+    for n in 0..2 {
+        fake.add_org_account(&id(n), &name(n), "ACTIVE");
+        fake.add_account_records(&id(n), "us-east-1", [purchase(n, 0, 10)]);
+    }
+    let options = Options {
+        organization: organization(Duration::from_millis(500)),
+        ..Options::default()
+    };
+    let app = start_app(options, fake, FakeSlack::start().await).await;
+    app.command("").await;
+    let text = visible_text(&app.answer().await);
+    assert!(text.contains("2 purchases"), "{text}");
+
+    app.cloudtrail.add_org_account(&id(7), "Newcomer", "ACTIVE");
+    app.cloudtrail
+        .add_account_records(&id(7), "us-east-1", [purchase(7, 0, 3)]);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Another window: the same one would be answered from the last few minutes' lookup
+    // (kept so paging through an answer asks CloudTrail once).
+    app.command_as("30d", "U0001", "cmd-2").await;
+    let got = app.slack.wait_for(2, Duration::from_secs(30)).await;
+    let text = visible_text(&got[1].1);
+    assert!(text.contains("3 purchases"), "{text}");
+    assert!(text.contains(&format!("Newcomer ({})", id(7))), "{text}");
+    assert!(app.cloudtrail.list_accounts_calls() >= 2);
+}
+
+#[tokio::test]
+async fn an_alias_written_in_accounts_wins_over_the_organization_name() {
+    let fake = FakeAws::start().await;
+    for n in 0..3 {
+        fake.add_org_account(&id(n), &name(n), "ACTIVE");
+        fake.add_account_records(&id(n), "us-east-1", [purchase(n, 0, 10)]);
+    }
+    let options = Options {
+        organization: organization(Duration::from_secs(3600)),
+        accounts: parse_env(&format!("payments={}", role(1))).unwrap(),
+        ..Options::default()
+    };
+    let app = start_app(options, fake, FakeSlack::start().await).await;
+    app.command("").await;
+    let text = visible_text(&app.answer().await);
+    assert!(text.contains(&format!("payments ({})", id(1))), "{text}");
+    assert!(!text.contains(&name(1)), "{text}");
+    assert!(text.contains(&format!("{} ({})", name(2), id(2))), "{text}");
+}
+
+#[tokio::test]
+async fn account_by_organization_name_asks_only_that_account_and_roles_are_assumed_once() {
+    let fake = FakeAws::start().await;
+    for n in 0..5 {
+        fake.add_org_account(&id(n), &name(n), "ACTIVE");
+        fake.add_account_records(&id(n), "us-east-1", [purchase(n, 0, 10)]);
+    }
+    let app = start_app(org_app(32), fake, FakeSlack::start().await).await;
+    // "Team 002" has a space: `team-002` names it.
+    app.command("account:team-002").await;
+    let text = visible_text(&app.answer().await);
+    assert!(text.contains("1 purchase"), "{text}");
+    let asked: Vec<String> = app
+        .cloudtrail
+        .calls()
+        .into_iter()
+        .map(|c| c.region)
+        .collect();
+    assert_eq!(asked, [format!("{}/us-east-1", id(2))], "only that account");
+    assert_eq!(app.cloudtrail.assume_role_calls(), [role(2)]);
+
+    // Two commands over every account: each role assumed once, the credentials reused.
+    app.command_as("", "U0001", "cmd-2").await;
+    app.slack.wait_for(2, Duration::from_secs(30)).await;
+    app.command_as("7d purchases", "U0001", "cmd-3").await;
+    let got = app.slack.wait_for(3, Duration::from_secs(30)).await;
+    assert!(visible_text(&got[2].1).contains("5 purchases"));
+    let mut assumed = app.cloudtrail.assume_role_calls();
+    assumed.sort();
+    assert_eq!(assumed, (0..5).map(role).collect::<Vec<_>>());
+
+    // A name the organization doesn't have is said at once.
+    let (_, ack) = app.command_as("account:nobody", "U0001", "cmd-4").await;
+    let text = visible_text(&ack);
+    assert!(text.contains("I don't know the account `nobody`"), "{text}");
+}
+
+/// The binary, as `check` and `query` run, against the fakes.
+fn bin(fake: &FakeAws) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_marketplace-activity"));
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &fake.url)
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("ACCOUNTS", "organization")
+        .env_remove("ACCOUNTS_FILE")
+        .env_remove("SLACK_BOT_TOKEN")
+        .env_remove("EVENTS_API_KEY")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+async fn output(mut cmd: std::process::Command) -> (Option<i32>, String, String) {
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn check_counts_accounts_and_roles_and_query_json_lists_every_failure() {
+    let fake = FakeAws::start().await;
+    for n in 0..4 {
+        fake.add_org_account(&id(n), &name(n), "ACTIVE");
+    }
+    fake.add_org_account(&id(9), &name(9), "SUSPENDED");
+    fake.add_account_records(&id(0), "us-east-1", [purchase(0, 0, 10)]);
+    fake.deny_role(&role(3));
+
+    let mut cmd = bin(&fake);
+    cmd.env("SLACK_SIGNING_SECRET", "0123456789abcdef0123456789abcdef")
+        .arg("check");
+    let (code, stdout, stderr) = output(cmd).await;
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout
+            .contains("ok    organization: 4 accounts found (ListAccounts, active accounts only)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL  roles: assumed in 3 of 4 accounts"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "FAIL  role {} ({}): Could not assume",
+            name(3),
+            id(3)
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "ok    cloudtrail {} ({}) us-east-1: LookupEvents allowed",
+            name(0),
+            id(0)
+        )),
+        "{stdout}"
+    );
+
+    let mut cmd = bin(&fake);
+    cmd.args(["query", "30d", "--format", "json"]);
+    let (code, stdout, stderr) = output(cmd).await;
+    assert_eq!(code, Some(1), "partly answered: {stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["accounts_asked"], json!(4));
+    assert_eq!(doc["activities"].as_array().unwrap().len(), 1);
+    let failures = doc["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["account"], json!(id(3)));
+    assert_eq!(failures[0]["alias"], json!(name(3)));
+    assert_eq!(
+        failures[0]["error"],
+        json!("Could not assume this account's role")
+    );
+}

@@ -152,9 +152,10 @@ fn the_iam_policy_is_least_privilege() {
             "aws-marketplace:GetAgreementTerms",
             "aws-marketplace:SearchAgreements",
             "cloudtrail:LookupEvents",
+            "organizations:ListAccounts",
             "sts:AssumeRole"
         ],
-        "exactly what the app calls: reads, and assuming the member accounts' read role"
+        "exactly what the app calls: reads, listing the organization's accounts, and assuming the member accounts' read role"
     );
     assert!(statements.iter().all(|s| s["Effect"] == "Allow"));
     let assume = statements
@@ -249,4 +250,57 @@ fn the_queue_template_routes_both_families_to_an_encrypted_queue_only_they_may_w
         assert!(policy.contains(rule), "only the rules may send: {policy}");
     }
     assert_eq!(kind("DeadLetterAlarm"), "AWS::CloudWatch::Alarm");
+}
+
+#[test]
+fn the_organization_templates_forward_both_families_to_a_bus_only_the_organization_may_use() {
+    let member: yaml_serde::Value =
+        yaml_serde::from_str(&read("manifest/org-event-forwarding.yaml")).unwrap();
+    let central: yaml_serde::Value =
+        yaml_serde::from_str(&read("manifest/eventbridge.yaml")).unwrap();
+    let rules = |t: &yaml_serde::Value, on_central_bus: bool| -> Vec<Value> {
+        t["Resources"]
+            .as_mapping()
+            .unwrap()
+            .values()
+            .filter(|r| r["Type"] == "AWS::Events::Rule")
+            .filter(|r| r["Properties"]["EventBusName"].is_null() != on_central_bus)
+            .map(|r| serde_json::to_value(&r["Properties"]).unwrap())
+            .collect()
+    };
+    let forwarding = rules(&member, false);
+    let patterns = |rules: &[Value]| -> Vec<Value> {
+        rules.iter().map(|r| r["EventPattern"].clone()).collect()
+    };
+    assert_eq!(forwarding.len(), 2);
+    assert_eq!(
+        patterns(&forwarding),
+        patterns(&rules(&central, false)),
+        "the member accounts forward what the app's own account sends"
+    );
+    assert_eq!(
+        patterns(&rules(&central, true)),
+        patterns(&forwarding),
+        "the central bus routes both families to the app"
+    );
+    for rule in &forwarding {
+        let target = &rule["Targets"][0];
+        assert_eq!(
+            target["Arn"],
+            serde_json::json!({"!Ref": "CentralEventBusArn"}),
+            "{rule}"
+        );
+        assert!(
+            !target["RoleArn"].is_null(),
+            "cross-account targets need a role"
+        );
+    }
+    let policy = central["Resources"]["CentralBusPolicy"]["Properties"]["Statement"].clone();
+    let policy = serde_json::to_value(&policy).unwrap();
+    assert_eq!(policy["Action"], "events:PutEvents");
+    assert_eq!(
+        policy["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
+        serde_json::json!({"!Ref": "OrganizationId"}),
+        "only the organization's accounts may put events"
+    );
 }

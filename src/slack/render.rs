@@ -538,7 +538,11 @@ const ENDING_LISTED: usize = 15;
 /// end soon. Events are dropped from the middle when it doesn't fit, never the header or the
 /// ending list.
 pub fn digest(report: &Report, ending: Option<&EndingSoon<'_>>) -> Message {
-    let mut message = report_message(report, true);
+    let mut message = if report.many_accounts() && !report.nothing_answered {
+        totals_by_account(report)
+    } else {
+        report_message(report, true)
+    };
     if let Some(Block::Header { .. }) = message.blocks.first() {
         message.blocks[0] = Block::header(&format!("Marketplace digest, {}", report.window.label));
     }
@@ -560,6 +564,63 @@ pub fn digest(report: &Report, ending: Option<&EndingSoon<'_>>) -> Message {
     message.text = format!("Marketplace digest: {}", message.text);
     message
 }
+
+/// Accounts whose totals a digest lists by name; the rest are counted.
+const TOTALS_LISTED: usize = 40;
+
+/// A digest over many accounts: the totals, then each account with activity and its counts
+/// (the busiest first), then the failures in one line; no single events.
+fn totals_by_account(report: &Report) -> Message {
+    let mut blocks = vec![Block::header(&report.title())];
+    let parts = report.counts.parts();
+    let counts = if parts.is_empty() {
+        "No activity".to_owned()
+    } else {
+        parts.join(" · ")
+    };
+    blocks.push(Block::section(&format!(
+        "*{counts}*\n{}",
+        window_line(&report.window)
+    )));
+    let mut notes = vec![format!(
+        "*{} of {} accounts* had activity.",
+        report.accounts_with_activity, report.accounts_asked
+    )];
+    notes.extend(failures_line(report).map(|l| format!(":warning: {l}")));
+    blocks.push(Block::context(&notes));
+    let mut sections = report.sections();
+    sections.retain(|s| !s.activities.is_empty());
+    sections.sort_by(|a, b| {
+        b.activities
+            .len()
+            .cmp(&a.activities.len())
+            .then_with(|| a.label.cmp(&b.label))
+    });
+    let mut lines: Vec<String> = sections
+        .iter()
+        .take(TOTALS_LISTED)
+        .map(|s| format!("• *{}*: {}", escape(&s.label), s.counts.parts().join(" · ")))
+        .collect();
+    if sections.len() > TOTALS_LISTED {
+        lines.push(format!(
+            "…and {} more accounts with activity.",
+            sections.len() - TOTALS_LISTED
+        ));
+    }
+    // A section's text holds at most 3,000 characters: a few lines per section.
+    for chunk in lines.chunks(10) {
+        blocks.push(Block::section(&chunk.join("\n")));
+    }
+    blocks.push(Block::link_button(
+        "Open Marketplace subscriptions",
+        CONSOLE_SUBSCRIPTIONS_URL,
+        actions::OPEN_SUBSCRIPTIONS,
+    ));
+    Message::new(Some(ResponseType::InChannel), &report.summary(), blocks)
+}
+
+/// Accounts named under "could not be searched" in a digest; the rest are counted.
+const ENDING_FAILURES_LISTED: usize = 5;
 
 fn ending_text(e: &EndingSoon<'_>) -> String {
     let mut lines = Vec::new();
@@ -585,8 +646,14 @@ fn ending_text(e: &EndingSoon<'_>) -> String {
             e.within_days
         ));
     }
-    for (account, why) in &e.failures {
+    for (account, why) in e.failures.iter().take(ENDING_FAILURES_LISTED) {
         lines.push(format!(":warning: {}: {why}", escape(account)));
+    }
+    if e.failures.len() > ENDING_FAILURES_LISTED {
+        lines.push(format!(
+            ":warning: …and {} more accounts whose agreements could not be searched.",
+            e.failures.len() - ENDING_FAILURES_LISTED
+        ));
     }
     format!(
         "*Ending within {} days*\n{}",

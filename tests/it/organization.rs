@@ -375,3 +375,116 @@ async fn check_counts_accounts_and_roles_and_query_json_lists_every_failure() {
         json!("Could not assume this account's role")
     );
 }
+
+fn ending_agreement(agreement: &str, account: usize, ends_in_days: i64) -> Value {
+    let now = Utc::now().timestamp();
+    json!({
+        "agreementId": agreement,
+        "acceptor": {"accountId": id(account)},
+        "proposer": {"accountId": "444455556666"},
+        "startTime": now - 86400,
+        "endTime": now + ends_in_days * 86400,
+        "agreementType": "PurchaseAgreement",
+        "status": "ACTIVE",
+        "proposalSummary": {"offerId": "offer-7abcd3efgh2ij", "resources": [{"id": "prod-2xyzexample9", "type": "SaaSProduct"}]}
+    })
+}
+
+#[tokio::test]
+async fn the_digest_gives_totals_per_account_name_and_agreements_ending_across_the_organization() {
+    use marketplace_activity::config::DigestSettings;
+    use marketplace_activity::digest::{Clock, ManualClock, Schedule};
+    use std::sync::Arc;
+
+    let start = Utc::now();
+    let clock = ManualClock::new(start);
+    let fake = FakeAws::start().await;
+    for n in 0..12 {
+        fake.add_org_account(&id(n), &name(n), "ACTIVE");
+    }
+    for (n, events) in [(0, 1), (4, 3), (8, 2)] {
+        let records: Vec<Value> = (0..events)
+            .map(|k| {
+                let mut r = purchase(n, k, 0);
+                r["eventTime"] = json!((start + chrono::Duration::days(2))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                r
+            })
+            .collect();
+        fake.add_account_records(&id(n), "us-east-1", records);
+    }
+    fake.deny_role(&role(3));
+    fake.add_agreement(
+        "agmt-endingsoon0",
+        ending_agreement("agmt-endingsoon0", 0, 20),
+    );
+    fake.add_agreement(
+        "agmt-endingsoon5",
+        ending_agreement("agmt-endingsoon5", 5, 40),
+    );
+    fake.add_agreement(
+        "agmt-longterm0008",
+        ending_agreement("agmt-longterm0008", 8, 400),
+    );
+    let options = Options {
+        digest: Some(DigestSettings {
+            schedule: Schedule::every("7d").unwrap(),
+            channel: "C0DIGEST".into(),
+        }),
+        clock: Some(clock.clone() as Arc<dyn Clock>),
+        ..org_app(32)
+    };
+    let app = start_app(options, fake, FakeSlack::start().await).await;
+    clock.advance(chrono::Duration::days(7));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while app.slack.posts().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the digest never came"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let post = &app.slack.posts()[0];
+    let text = visible_text(&json!({"blocks": post.blocks}));
+    assert!(text.contains("Marketplace digest, last 7 days"), "{text}");
+    assert!(text.contains("*6 purchases*"), "{text}");
+    assert!(text.contains("*3 of 12 accounts* had activity."), "{text}");
+    assert!(
+        text.contains("1 of 12 accounts could not be read: the role could not be assumed in 1."),
+        "{text}"
+    );
+    // The busiest account first, each by its organization name.
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("• *")).collect();
+    assert_eq!(
+        lines,
+        [
+            format!("• *{} ({})*: 3 purchases", name(4), id(4)),
+            format!("• *{} ({})*: 2 purchases", name(8), id(8)),
+            format!("• *{} ({})*: 1 purchase", name(0), id(0)),
+        ],
+        "{text}"
+    );
+    // Agreements ending soon, from every account that could be asked.
+    assert!(text.contains("*Ending within 90 days*"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "`agmt-endingsoon0` · product `prod-2xyzexample9` · {} ({})",
+            name(0),
+            id(0)
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "`agmt-endingsoon5` · product `prod-2xyzexample9` · {} ({})",
+            name(5),
+            id(5)
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("agmt-longterm0008"), "{text}");
+    assert!(
+        text.contains(&format!(":warning: {} ({})", name(3), id(3))),
+        "{text}"
+    );
+}

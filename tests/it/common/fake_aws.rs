@@ -596,8 +596,11 @@ fn cbor_reply(status: StatusCode, v: &Value) -> Response {
 async fn agreement_api(
     State(inner): State<Arc<Mutex<Inner>>>,
     axum::extract::Path(operation): axum::extract::Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Through an assumed role, SearchAgreements sees that account's agreements only.
+    let caller = account_of(&headers);
     let request: ciborium::Value =
         ciborium::from_reader(&body[..]).unwrap_or(ciborium::Value::Null);
     let field = |name: &str| -> Option<String> {
@@ -636,7 +639,16 @@ async fn agreement_api(
                 cbor_reply(StatusCode::OK, &json!({"acceptedTerms": terms}))
             }
         } else if operation.ends_with("/SearchAgreements") {
-            let summaries: Vec<Value> = inner.agreements.values().cloned().collect();
+            let summaries: Vec<Value> = inner
+                .agreements
+                .values()
+                .filter(|a| {
+                    caller
+                        .as_deref()
+                        .is_none_or(|c| a["acceptor"]["accountId"] == c)
+                })
+                .cloned()
+                .collect();
             cbor_reply(
                 StatusCode::OK,
                 &json!({"agreementViewSummaries": summaries}),

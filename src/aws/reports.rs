@@ -148,6 +148,7 @@ impl Reporter {
             None => lookup.await,
         };
         let calls = fetched.calls;
+        let lookup_ms = started.elapsed().as_millis() as u64;
         let by_account = self.source.accounts().len() > 1 || self.is_organization();
         let mut fetched = fetched;
         fetched.examined.source = self.source.describe();
@@ -163,6 +164,7 @@ impl Reporter {
             skipped = report.skipped,
             failures = report.failures.len(),
             calls,
+            lookup_ms,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "lookup done"
         );

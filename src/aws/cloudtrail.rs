@@ -273,7 +273,7 @@ impl CloudTrail {
                 return Fetched {
                     failures: vec![Failure {
                         account: Account::ambient(),
-                        region: "every region".into(),
+                        region: "the organization's account list".into(),
                         error,
                     }],
                     ..Fetched::default()

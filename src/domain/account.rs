@@ -54,3 +54,27 @@ fn same_name(a: &str, b: &str) -> bool {
     };
     a.eq_ignore_ascii_case(b) || norm(a) == norm(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::names_account;
+
+    #[test]
+    fn names_with_spaces_are_written_with_dashes_or_underscores() {
+        for (alias, word, wanted) in [
+            ("Prod Payments", "prod-payments", true),
+            ("Prod Payments", "PROD_PAYMENTS", true),
+            ("Prod  Payments", "prod-payments", true),
+            ("prod", "PROD", true),
+            ("Prod Payments", "prod", false),
+            ("Prod Payments", "prodpayments", false),
+        ] {
+            assert_eq!(
+                names_account(Some(alias), None, word),
+                wanted,
+                "{alias} / {word}"
+            );
+        }
+        assert!(names_account(None, Some("111122223333"), "111122223333"));
+    }
+}

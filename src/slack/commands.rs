@@ -209,6 +209,8 @@ async fn show_progress(
             && last != Some(now)
         {
             let message = render::progress(label, now.done, now.total);
+            // Counted before the post: one cut short by the answer may still have used the URL.
+            shown.fetch_add(1, Ordering::Relaxed);
             match response_url::send_once(
                 &state.http,
                 &state.metrics,
@@ -220,8 +222,6 @@ async fn show_progress(
                 Ok(()) => {}
                 Err(e) => tracing::warn!(error = %e, "progress update not delivered"),
             }
-            // Counted either way: a post that failed may still have used the URL.
-            shown.fetch_add(1, Ordering::Relaxed);
             last = Some(now);
         }
         tokio::time::sleep(PROGRESS_EVERY).await;

@@ -299,6 +299,28 @@ async fn account_by_organization_name_asks_only_that_account_and_roles_are_assum
     assert!(text.contains("I don't know the account `nobody`"), "{text}");
 }
 
+#[tokio::test]
+async fn an_organization_that_cannot_be_listed_is_said_plainly() {
+    let fake = FakeAws::start().await;
+    fake.add_org_account(&id(0), &name(0), "ACTIVE");
+    fake.deny_list_accounts();
+    let app = start_app(org_app(32), fake, FakeSlack::start().await).await;
+    app.command("").await;
+    let text = visible_text(&app.answer().await);
+    assert!(
+        text.contains(
+            "AWS denied listing the organization's accounts (organizations:ListAccounts)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("management account or a delegated administrator"),
+        "{text}"
+    );
+    assert!(app.cloudtrail.assume_role_calls().is_empty());
+    assert!(app.cloudtrail.calls().is_empty(), "no account to ask");
+}
+
 /// The binary, as `check` and `query` run, against the fakes.
 fn bin(fake: &FakeAws) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_marketplace-activity"));

@@ -61,6 +61,8 @@ struct Inner {
     /// The organization's accounts, as ListAccounts lists them.
     organization: Vec<Value>,
     list_accounts_calls: usize,
+    /// ListAccounts answers AccessDenied (not the management account, or no permission).
+    list_accounts_denied: bool,
     regions: HashMap<String, RegionData>,
     calls: Vec<Call>,
     /// Set by [`FakeAws::set_fault`]: every call fails this way until cleared.
@@ -456,6 +458,10 @@ impl FakeAws {
         }));
     }
 
+    pub fn deny_list_accounts(&self) {
+        self.inner.lock().unwrap().list_accounts_denied = true;
+    }
+
     pub fn list_accounts_calls(&self) -> usize {
         self.inner.lock().unwrap().list_accounts_calls
     }
@@ -510,6 +516,12 @@ fn list_accounts(inner: &Mutex<Inner>, body: &[u8]) -> Response {
     let req: Value = serde_json::from_slice(body).unwrap_or_default();
     let mut inner = inner.lock().unwrap();
     inner.list_accounts_calls += 1;
+    if inner.list_accounts_denied {
+        return error(
+            "AccessDeniedException",
+            "You don't have permissions to access this resource.",
+        );
+    }
     let offset = match req["NextToken"].as_str() {
         None => 0,
         Some(t) => match t.strip_prefix("org:").and_then(|o| o.parse().ok()) {

@@ -518,3 +518,23 @@ async fn the_digest_gives_totals_per_account_name_and_agreements_ending_across_t
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn notifications_name_the_account_by_its_organization_name() {
+    let fake = FakeAws::start().await;
+    fake.add_org_account("111122223333", "Payments Prod", "ACTIVE");
+    let options = Options {
+        notify: Some(NotifyOptions::default()),
+        ..org_app(32)
+    };
+    let app = start_app(options, fake, FakeSlack::start().await).await;
+    let (status, _, body) = app
+        .send_event(&fixture(
+            "eventbridge-cloudtrail-accept-agreement-request.json",
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let post = &app.slack.posts()[0];
+    let text = visible_text(&json!({"blocks": post.blocks}));
+    assert!(text.contains("Payments Prod (111122223333)"), "{text}");
+}

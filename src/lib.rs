@@ -7,8 +7,9 @@
 //!   [`domain::Fetched`]. No HTTP, no SDK.
 //! - [`report`]: one report built from a lookup (counts, sections per account), written for a
 //!   terminal. Imports only `domain`.
-//! - [`aws`]: where activity comes from: CloudTrail LookupEvents (paced, paginated, across
-//!   accounts and regions), CloudTrail records, trail log files, agreement details, and
+//! - [`aws`]: where activity comes from: the accounts (written, or the organization's, with
+//!   their roles assumed), CloudTrail LookupEvents (paced, paginated, a bounded number of
+//!   account × region pairs at once), CloudTrail records, trail log files, agreement details, and
 //!   [`aws::reports::Reporter`], the one path from a question to a report.
 //! - [`slack`]: what Slack sends and sees: the request extractor (signature, then form), the
 //!   slash command route and its state, every word Slack shows ([`slack::render`]), Block Kit,

@@ -96,11 +96,36 @@ fn write_text(report: &Report, layout: Layout, out: &mut dyn Write) -> std::io::
     } else {
         lines.push(format!("{}.", parts.join(", ")));
     }
+    let many = report.many_accounts();
+    if many {
+        lines.push(format!(
+            "{} of {} accounts had activity.",
+            report.accounts_with_activity, report.accounts_asked
+        ));
+        let (failed, causes) = report.failed_accounts();
+        if failed > 0 {
+            let causes: Vec<String> = causes
+                .iter()
+                .map(|(cause, n)| format!("{cause} in {n}"))
+                .collect();
+            lines.push(format!(
+                "{failed} of {} accounts could not be read: {}. `--format csv` or `--format json` lists each account and region with the cause.",
+                report.accounts_asked,
+                causes.join(", ")
+            ));
+        }
+    }
     for line in &lines {
         write_wrapped(out, line, "")?;
     }
     if report.by_account && layout == Layout::Narrow {
-        for section in report.sections() {
+        let mut sections = report.sections();
+        if many {
+            // Only the accounts with activity, the most recent first.
+            sections.retain(|s| !s.activities.is_empty());
+            sections.sort_by(|a, b| b.activities[0].time.cmp(&a.activities[0].time));
+        }
+        for section in sections {
             let parts = section.counts.parts();
             writeln!(out)?;
             let heading = format!(
@@ -113,7 +138,7 @@ fn write_text(report: &Report, layout: Layout, out: &mut dyn Write) -> std::io::
                 }
             );
             write_wrapped(out, &heading, "")?;
-            for f in &section.failures {
+            for f in section.failures.iter().filter(|_| !many) {
                 for line in failure_lines(f) {
                     write_wrapped(out, &line, "  ")?;
                 }
@@ -123,7 +148,7 @@ fn write_text(report: &Report, layout: Layout, out: &mut dyn Write) -> std::io::
             }
         }
     } else {
-        if report.by_account {
+        if report.by_account && !many {
             for f in &report.failures {
                 for line in failure_lines(f) {
                     write_wrapped(out, &line, "")?;

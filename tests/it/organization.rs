@@ -538,3 +538,39 @@ async fn notifications_name_the_account_by_its_organization_name() {
     let text = visible_text(&json!({"blocks": post.blocks}));
     assert!(text.contains("Payments Prod (111122223333)"), "{text}");
 }
+
+#[tokio::test]
+async fn query_text_over_many_accounts_lists_those_with_activity_and_sums_up_failures() {
+    let fake = FakeAws::start().await;
+    for n in 0..12 {
+        fake.add_org_account(&id(n), &name(n), "ACTIVE");
+    }
+    for n in [0, 5, 9] {
+        fake.add_account_records(&id(n), "us-east-1", [purchase(n, 0, 10 + n as i64)]);
+    }
+    fake.deny_role(&role(2));
+    fake.deny_role(&role(3));
+    let mut cmd = bin(&fake);
+    cmd.args(["query", "30d"]);
+    let (code, stdout, stderr) = output(cmd).await;
+    assert_eq!(code, Some(1), "partly answered: {stdout}{stderr}");
+    assert!(stdout.contains("3 purchases."), "{stdout}");
+    assert!(
+        stdout.contains("3 of 12 accounts had activity."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 of 12 accounts could not be read: the role could not be assumed in 2."),
+        "{stdout}"
+    );
+    let headings: Vec<&str> = stdout.lines().filter(|l| l.starts_with("Team ")).collect();
+    assert_eq!(
+        headings,
+        [
+            format!("{} ({}): 1 purchase", name(0), id(0)),
+            format!("{} ({}): 1 purchase", name(5), id(5)),
+            format!("{} ({}): 1 purchase", name(9), id(9)),
+        ],
+        "only accounts with activity, the most recent first: {stdout}"
+    );
+}

@@ -15,6 +15,9 @@ use super::role::{self, AssumedRole, Sts};
 use crate::domain::{Account, LookupError};
 use crate::sync::lock;
 
+/// After a failed listing, the previous one is used this long before listing again.
+const RETRY_LISTING_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// One account and what acts in it.
 #[derive(Clone)]
 pub struct Member {
@@ -132,9 +135,13 @@ impl Directory {
         match self.refresh_now().await {
             Ok(_) => Ok(self.snapshot()),
             Err(e) => {
-                let listing = lock(&self.inner.listing);
+                let mut listing = lock(&self.inner.listing);
                 if listing.at.is_some() {
                     tracing::warn!(error = %e, "listing the organization failed; using the previous listing");
+                    // Tried again in a minute, not by every lookup meanwhile.
+                    let retry_at = Instant::now()
+                        .checked_sub(settings.refresh.saturating_sub(RETRY_LISTING_AFTER));
+                    listing.at = retry_at.or(listing.at);
                     Ok(listing.members.clone())
                 } else {
                     Err(e)

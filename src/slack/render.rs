@@ -292,7 +292,7 @@ fn failures_line(report: &Report) -> Option<String> {
         .map(|(cause, n)| format!("{cause} in {n}"))
         .collect();
     Some(format!(
-        "{failed} of {} account{} could not be read: {}. The CSV (`csv`) lists each account and region with what to do.",
+        "{failed} of {} account{} could not be read: {}. The CSV (`csv`) lists each account and region with its cause.",
         report.accounts_asked,
         if report.accounts_asked == 1 { "" } else { "s" },
         causes.join(", ")

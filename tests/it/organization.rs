@@ -195,6 +195,13 @@ async fn three_hundred_accounts_answered_with_totals_only_active_accounts_and_fa
         "AWS denied access to CloudTrail (LookupEvents)"
     );
 
+    // At most 16 AssumeRole and 16 pairs (this app's LOOKUP_CONCURRENCY) at once.
+    let (sts, lookups) = app.cloudtrail.most_in_flight();
+    assert!((2..=16).contains(&sts), "AssumeRole in flight: {sts}");
+    assert!(
+        (2..=16).contains(&lookups),
+        "LookupEvents in flight: {lookups}"
+    );
     // Every active account's role was assumed once; none of the others'.
     let assumed = app.cloudtrail.assume_role_calls();
     assert_eq!(assumed.len(), 300, "one AssumeRole per active account");

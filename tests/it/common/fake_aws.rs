@@ -56,6 +56,10 @@ struct Inner {
     assume_role_calls: Vec<String>,
     /// AssumeRole answers this late.
     sts_delay: Duration,
+    /// AssumeRole calls being answered now, and the most there were at once.
+    sts_in_flight: (usize, usize),
+    /// LookupEvents calls being answered now, and the most there were at once.
+    lookups_in_flight: (usize, usize),
     /// Every LookupEvents answers this late (unless its region has its own delay).
     cloudtrail_delay: Duration,
     /// The organization's accounts, as ListAccounts lists them.
@@ -189,10 +193,16 @@ async fn handle(
         return fault.answer().await;
     }
     if body.starts_with(b"Action=") {
-        let delay = inner.lock().unwrap().sts_delay;
+        let delay = {
+            let mut guard = inner.lock().unwrap();
+            guard.sts_in_flight.0 += 1;
+            guard.sts_in_flight.1 = guard.sts_in_flight.1.max(guard.sts_in_flight.0);
+            guard.sts_delay
+        };
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
+        inner.lock().unwrap().sts_in_flight.0 -= 1;
         return sts(&inner, &body);
     }
     let target = headers
@@ -303,9 +313,15 @@ async fn handle(
         result
     };
     let _ = outcome;
+    {
+        let mut guard = inner.lock().unwrap();
+        guard.lookups_in_flight.0 += 1;
+        guard.lookups_in_flight.1 = guard.lookups_in_flight.1.max(guard.lookups_in_flight.0);
+    }
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    inner.lock().unwrap().lookups_in_flight.0 -= 1;
     response
 }
 
@@ -434,6 +450,12 @@ impl FakeAws {
 
     pub fn assume_role_calls(&self) -> Vec<String> {
         self.inner.lock().unwrap().assume_role_calls.clone()
+    }
+
+    /// The most AssumeRole and LookupEvents calls answered at once.
+    pub fn most_in_flight(&self) -> (usize, usize) {
+        let inner = self.inner.lock().unwrap();
+        (inner.sts_in_flight.1, inner.lookups_in_flight.1)
     }
 
     pub fn delay_sts(&self, d: Duration) {

@@ -192,3 +192,66 @@ impl ProvideCredentials for ArcRole {
         self.0.provide_credentials()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role() -> AssumedRole {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        AssumedRole::new(
+            "arn:aws:iam::111122223333:role/MarketplaceActivityRead".into(),
+            Some("ext-secret".into()),
+            Sts::new(&sdk),
+        )
+    }
+
+    fn expiring_in(secs: u64) -> Credentials {
+        Credentials::new(
+            "ASIA111122223333",
+            "secret",
+            Some("token".into()),
+            Some(SystemTime::now() + Duration::from_secs(secs)),
+            "test",
+        )
+    }
+
+    #[test]
+    fn credentials_are_kept_until_five_minutes_before_they_expire() {
+        let r = role();
+        assert!(r.fresh().is_none(), "nothing assumed yet");
+        *lock(&r.cached) = Some(Cached::Granted(expiring_in(3600)));
+        assert!(matches!(r.fresh(), Some(Ok(_))), "an hour left: reused");
+        *lock(&r.cached) = Some(Cached::Granted(expiring_in(240)));
+        assert!(r.fresh().is_none(), "four minutes left: renewed");
+    }
+
+    #[test]
+    fn a_refusal_is_remembered_for_a_minute() {
+        let r = role();
+        let refused = LookupError::AssumeRoleFailed("denied".into());
+        *lock(&r.cached) = Some(Cached::Refused(refused.clone(), SystemTime::now()));
+        assert!(matches!(
+            r.fresh(),
+            Some(Err(LookupError::AssumeRoleFailed(_)))
+        ));
+        let long_ago = SystemTime::now() - Duration::from_secs(61);
+        *lock(&r.cached) = Some(Cached::Refused(refused, long_ago));
+        assert!(r.fresh().is_none(), "asked again after a minute");
+    }
+
+    #[test]
+    fn debug_shows_the_role_not_the_external_id_or_credentials() {
+        let r = role();
+        *lock(&r.cached) = Some(Cached::Granted(expiring_in(3600)));
+        let shown = format!("{r:?}");
+        assert!(shown.contains("MarketplaceActivityRead"), "{shown}");
+        assert!(
+            !shown.contains("ext-secret") && !shown.contains("secret\""),
+            "{shown}"
+        );
+    }
+}

@@ -10,9 +10,12 @@
 //! See <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html>
 //! and <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html>.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
+use serde_json::{json, Value};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::routes::{retry_after, Delivery, EventError};
@@ -42,6 +45,42 @@ pub fn client(sdk: &aws_config::SdkConfig) -> Client {
     Client::from_conf(config)
 }
 
+/// How the queue's reading goes, for `/readyz`: the outcome of the last ReceiveMessage.
+#[derive(Default)]
+pub struct QueueStatus {
+    last: Mutex<Option<(Instant, Result<(), String>)>>,
+    /// ReceiveMessage failures in a row.
+    failures: std::sync::atomic::AtomicU32,
+}
+
+impl QueueStatus {
+    fn received(&self, result: Result<(), String>) {
+        use std::sync::atomic::Ordering;
+        if result.is_ok() {
+            self.failures.store(0, Ordering::Relaxed);
+        } else {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        *crate::sync::lock(&self.last) = Some((Instant::now(), result));
+    }
+
+    /// `{"reachable": …, "last_receive_secs_ago": …, "failures_in_a_row": …, "problem": …}`;
+    /// `reachable` is null before the first ReceiveMessage has answered.
+    pub fn report(&self) -> Value {
+        let last = crate::sync::lock(&self.last).clone();
+        let failures = self.failures.load(std::sync::atomic::Ordering::Relaxed);
+        match last {
+            None => json!({"reachable": null, "problem": null, "failures_in_a_row": 0}),
+            Some((at, result)) => json!({
+                "reachable": result.is_ok(),
+                "last_receive_secs_ago": at.elapsed().as_secs(),
+                "failures_in_a_row": failures,
+                "problem": result.err(),
+            }),
+        }
+    }
+}
+
 /// Most messages one receive returns (SQS's limit).
 const BATCH: i32 = 10;
 /// Longest a message may stay invisible (SQS's limit is 12 hours).
@@ -52,6 +91,7 @@ pub async fn run(
     client: Client,
     queue: QueueSettings,
     delivery: Delivery,
+    status: std::sync::Arc<QueueStatus>,
     stop: CancellationToken,
 ) {
     tracing::info!("reading EventBridge events from the SQS queue (EVENTS_QUEUE_URL)");
@@ -70,12 +110,16 @@ pub async fn run(
         let messages = match out {
             Ok(out) => {
                 failures = 0;
+                status.received(Ok(()));
                 out.messages.unwrap_or_default()
             }
             Err(e) => {
                 failures += 1;
                 let wait = backoff(failures);
-                tracing::warn!(error = %error_chain(&e), wait_ms = wait.as_millis() as u64, "could not read the SQS queue; trying again (check sqs:ReceiveMessage on it)");
+                let error = error_chain(&e);
+                tracing::warn!(%error, wait_ms = wait.as_millis() as u64, "could not read the SQS queue; trying again (check sqs:ReceiveMessage on it)");
+                delivery.metrics.queue_receive_failures.inc();
+                status.received(Err(crate::redact::excerpt(&error, 200)));
                 tokio::select! {
                     () = stop.cancelled() => return,
                     () = tokio::time::sleep(wait) => continue,
@@ -99,15 +143,17 @@ async fn handle(
     body: &str,
     receipt: &str,
 ) {
-    let keep_for = match delivery.handle(body.as_bytes()).await {
-        Ok(_) => None,
+    let (keep_for, outcome) = match delivery.handle(body.as_bytes()).await {
+        Ok(_) => (None, "deleted"),
         Err(EventError::Malformed(why)) => {
             tracing::warn!(%why, "deleted a queue message that is not an EventBridge event");
-            None
+            (None, "malformed")
         }
-        Err(EventError::NotDelivered { kind, error }) => Some(retry_after(&error, &kind).1),
+        Err(EventError::NotDelivered { kind, error }) => {
+            (Some(retry_after(&error, &kind).1), "kept")
+        }
         // Not from the queue's path (keys, SNS); nothing to retry.
-        Err(_) => None,
+        Err(_) => (None, "deleted"),
     };
     let result = match keep_for {
         None => client
@@ -131,11 +177,20 @@ async fn handle(
                 .map_err(|e| error_chain(&e))
         }
     };
-    if let Err(e) = result {
-        // The message comes back after its visibility timeout and is then a duplicate (or
-        // delivered): nothing is lost.
-        tracing::warn!(error = %e, "could not delete or delay a queue message; it will be seen again");
-    }
+    let outcome = match result {
+        Ok(()) => outcome,
+        Err(e) => {
+            // The message comes back after its visibility timeout and is then a duplicate (or
+            // delivered): nothing is lost.
+            tracing::warn!(error = %e, "could not delete or delay a queue message; it will be seen again");
+            "unacknowledged"
+        }
+    };
+    delivery
+        .metrics
+        .queue_messages
+        .get_or_create(&crate::metrics::OutcomeLabels { outcome })
+        .inc();
 }
 
 /// 1 s, 2 s, 4 s… up to 30 s, with jitter so replicas don't retry in step.

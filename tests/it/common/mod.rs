@@ -84,6 +84,7 @@ pub struct SocketOptions {
     pub connections: usize,
     pub stale_after: Duration,
     pub backoff_first: Duration,
+    pub backoff_max: Duration,
 }
 
 impl Default for SocketOptions {
@@ -92,6 +93,7 @@ impl Default for SocketOptions {
             connections: 2,
             stale_after: Duration::from_secs(30),
             backoff_first: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(120),
         }
     }
 }
@@ -205,6 +207,7 @@ pub async fn start_app(options: Options, cloudtrail: FakeAws, slack: FakeSlack) 
         settings.connections = s.connections;
         settings.stale_after = s.stale_after;
         settings.backoff_first = s.backoff_first;
+        settings.backoff_max = s.backoff_max;
         settings
     });
     let sdk = sdk_config(&cloudtrail.url).await;
@@ -279,6 +282,18 @@ pub fn command_form(text: &str, response_url: &str, user: &str) -> String {
 }
 
 impl TestApp {
+    /// What `/metrics` shows now.
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Sends `text` as user U0001, signed; returns the status and the acknowledgement body.
     pub async fn command(&self, text: &str) -> (u16, Value) {
         self.command_as(text, "U0001", "cmd").await

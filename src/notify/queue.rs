@@ -199,3 +199,144 @@ fn backoff(failures: u32) -> Duration {
     let jitter = u64::from(std::process::id().wrapping_add(failures)) % 250;
     base + Duration::from_millis(jitter)
 }
+
+/// What `check` found about the queue: for each line (`queue`, then `queue calls`), what was
+/// found, or the cause and the fix.
+pub type QueueCheck = Vec<(&'static str, Result<String, (String, String)>)>;
+
+/// For `check`: reads the queue's attributes, then proves the three calls the app makes
+/// without touching any message. DeleteMessage and ChangeMessageVisibility are called with a
+/// receipt handle that cannot exist: SQS checks permissions first, so `ReceiptHandleIsInvalid`
+/// means the call is allowed and `AccessDenied` that it is not. ReceiveMessage is tried only
+/// when the queue is empty, since every receive counts towards a message's redrive limit.
+pub async fn check(client: &Client, url: &str) -> QueueCheck {
+    use aws_sdk_sqs::error::ProvideErrorMetadata;
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let name = url.rsplit('/').next().unwrap_or(url).to_owned();
+    let denied = |call: &str, code: Option<&str>, message: String| {
+        let fix = format!("Allow sqs:{call} on the queue to the app's role (manifest/iam-policy.json lists what the app needs).");
+        match code {
+            Some(c) if c.contains("AccessDenied") => {
+                (format!("{name}: sqs:{call} is not allowed ({c})"), fix)
+            }
+            Some(c) if c.contains("NonExistentQueue") || c.contains("QueueDoesNotExist") => (
+                format!("{name}: the queue does not exist ({c})"),
+                "Set EVENTS_QUEUE_URL to the QueueUrl output of manifest/eventbridge-sqs.yaml (its account and region included).".to_owned(),
+            ),
+            _ => (
+                format!("{name}: {call} failed: {}", crate::redact::excerpt(&message, 120)),
+                "Check the network path to SQS (and AWS_ENDPOINT_URL_SQS if it is set), then try again.".to_owned(),
+            ),
+        }
+    };
+    let attributes = match client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::All)
+        .send()
+        .await
+    {
+        Ok(out) => out.attributes.unwrap_or_default(),
+        Err(e) => {
+            tracing::debug!(error = %error_chain(&e), "GetQueueAttributes failed");
+            return vec![(
+                "queue",
+                Err(denied("GetQueueAttributes", e.code(), error_chain(&e))),
+            )];
+        }
+    };
+    let count = |a: A| {
+        attributes
+            .get(&a)
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let (waiting, in_flight) = (
+        count(A::ApproximateNumberOfMessages),
+        count(A::ApproximateNumberOfMessagesNotVisible),
+    );
+    let dead_letter = attributes
+        .get(&A::RedrivePolicy)
+        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+        .and_then(|p| {
+            let target = p["deadLetterTargetArn"].as_str()?.rsplit(':').next()?.to_owned();
+            let after = p["maxReceiveCount"]
+                .as_u64()
+                .or_else(|| p["maxReceiveCount"].as_str()?.parse().ok());
+            Some(match after {
+                Some(n) => format!("dead-letter queue {target} after {n} receives"),
+                None => format!("dead-letter queue {target}"),
+            })
+        })
+        .unwrap_or_else(|| {
+            "no dead-letter queue (a message that keeps failing is retried until the queue's retention drops it)".to_owned()
+        });
+    let found = format!("{name}: {waiting} messages waiting, {in_flight} in flight; {dead_letter}");
+    vec![
+        ("queue", Ok(found)),
+        (
+            "queue calls",
+            calls(client, url, waiting + in_flight == 0, denied).await,
+        ),
+    ]
+}
+
+/// DeleteMessage and ChangeMessageVisibility on a receipt handle that cannot exist, and
+/// ReceiveMessage when `empty`.
+async fn calls(
+    client: &Client,
+    url: &str,
+    empty: bool,
+    denied: impl Fn(&str, Option<&str>, String) -> (String, String),
+) -> Result<String, (String, String)> {
+    use aws_sdk_sqs::error::ProvideErrorMetadata;
+    const NO_SUCH_RECEIPT: &str = "marketplace-activity-check-no-such-receipt-handle";
+    let delete = client
+        .delete_message()
+        .queue_url(url)
+        .receipt_handle(NO_SUCH_RECEIPT)
+        .send()
+        .await;
+    if let Err(e) = delete {
+        if !is_bad_receipt(e.code()) {
+            return Err(denied("DeleteMessage", e.code(), error_chain(&e)));
+        }
+    }
+    let delay = client
+        .change_message_visibility()
+        .queue_url(url)
+        .receipt_handle(NO_SUCH_RECEIPT)
+        .visibility_timeout(0)
+        .send()
+        .await;
+    if let Err(e) = delay {
+        if !is_bad_receipt(e.code()) {
+            return Err(denied("ChangeMessageVisibility", e.code(), error_chain(&e)));
+        }
+    }
+    if empty {
+        match client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(1)
+            .wait_time_seconds(0)
+            // A message that arrived just now is visible again at once.
+            .visibility_timeout(0)
+            .send()
+            .await
+        {
+            Ok(_) => Ok("ReceiveMessage, DeleteMessage and ChangeMessageVisibility allowed".into()),
+            Err(e) => Err(denied("ReceiveMessage", e.code(), error_chain(&e))),
+        }
+    } else {
+        Ok("DeleteMessage and ChangeMessageVisibility allowed; ReceiveMessage not tried (messages wait, and a receive counts towards their redrive limit)".into())
+    }
+}
+
+/// SQS's answer to a receipt handle that is not one: the call itself was allowed.
+fn is_bad_receipt(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("ReceiptHandleIsInvalid" | "InvalidParameterValue" | "MessageNotInflight")
+    ) || code.is_some_and(|c| c.ends_with("ReceiptHandleIsInvalid"))
+}

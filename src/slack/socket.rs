@@ -413,11 +413,19 @@ struct Opened {
 
 /// Asks Slack for a WebSocket URL. See <https://api.slack.com/methods/apps.connections.open>.
 async fn open(shared: &Shared) -> Result<String, OpenError> {
-    let call = shared
-        .state
-        .http
-        .post(format!("{}/apps.connections.open", shared.settings.api_url))
-        .bearer_auth(shared.settings.token.0.expose_secret())
+    open_with(&shared.settings, &shared.state.http).await
+}
+
+/// `apps.connections.open` alone, for `check`: proves the token and that Socket Mode is on for
+/// the app, without connecting (the URL it answers is single-use and simply expires).
+pub async fn probe(settings: &SocketSettings, http: &reqwest::Client) -> Result<(), OpenError> {
+    open_with(settings, http).await.map(drop)
+}
+
+async fn open_with(settings: &SocketSettings, http: &reqwest::Client) -> Result<String, OpenError> {
+    let call = http
+        .post(format!("{}/apps.connections.open", settings.api_url))
+        .bearer_auth(settings.token.0.expose_secret())
         .header("content-type", "application/x-www-form-urlencoded")
         .timeout(CONNECT_TIMEOUT)
         .send();

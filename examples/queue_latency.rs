@@ -19,6 +19,8 @@ mod fake_slack;
 #[allow(dead_code)]
 #[path = "../tests/it/common/fake_socket.rs"]
 mod fake_socket;
+#[path = "support/latency.rs"]
+mod latency;
 #[allow(dead_code)]
 #[path = "../tests/it/common/moto.rs"]
 mod moto;
@@ -26,28 +28,15 @@ mod moto;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use aws_config::Region;
-use aws_sdk_cloudtrail::config::Credentials;
-use marketplace_activity::aws::{connect, sdk_config_loader, ActivitySource};
-use marketplace_activity::config::{NotifySettings, ServeSettings, StateSettings};
+use marketplace_activity::aws::{connect, ActivitySource};
+use marketplace_activity::config::{NotifySettings, ServeSettings};
 use marketplace_activity::metrics::Metrics;
 use marketplace_activity::notify::deliver::Routes;
 use marketplace_activity::notify::queue::QueueSettings;
-use marketplace_activity::server::HttpSettings;
-use marketplace_activity::slack::access::AccessPolicy;
-use marketplace_activity::slack::signature::SigningSecrets;
 use marketplace_activity::slack::web_api::BotToken;
 use marketplace_activity::startup::Application;
 use marketplace_activity::state::StateStore;
 use serde_json::json;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
 
 fn event(i: usize) -> String {
     let agreement = format!("agmt-latency{i:016}");
@@ -85,12 +74,7 @@ async fn main() {
     let moto = moto::Moto::start_threaded().await;
     let aws = fake_aws::FakeAws::start().await;
     let slack = fake_slack::FakeSlack::start().await;
-    let sdk = sdk_config_loader()
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&moto.url)
-        .credentials_provider(Credentials::new("AKIDM", "secret", None, None, "m"))
-        .load()
-        .await;
+    let sdk = latency::sdk(&moto.url).await;
     let sqs = marketplace_activity::notify::queue::client(&sdk);
     let url = sqs
         .create_queue()
@@ -102,15 +86,6 @@ async fn main() {
         .expect("a queue URL");
 
     let settings = ServeSettings {
-        listen_addr: "127.0.0.1:0".parse().unwrap(),
-        signing_secrets: SigningSecrets::none(),
-        socket: None,
-        regions: vec!["us-east-1".into()],
-        accounts: Vec::new(),
-        access: AccessPolicy::default(),
-        query_timeout: Duration::from_secs(60),
-        drain_timeout: Duration::from_secs(5),
-        http: HttpSettings::default(),
         notify: Some(NotifySettings {
             events_keys: None,
             sns_topic_arns: Vec::new(),
@@ -130,17 +105,10 @@ async fn main() {
                 wait: Duration::from_secs(20),
             }),
         }),
-        bot: None,
-        digest: None,
-        state: StateSettings::Memory,
+        ..latency::settings()
     };
     let metrics = Metrics::new();
-    let ct_sdk = sdk_config_loader()
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&aws.url)
-        .credentials_provider(Credentials::new("AKIDM", "secret", None, None, "m"))
-        .load()
-        .await;
+    let ct_sdk = latency::sdk(&aws.url).await;
     let clients = connect(&ct_sdk, &[], &settings.regions, &metrics).await;
     let app = Application::build(
         settings,
@@ -195,8 +163,8 @@ async fn main() {
     );
     println!(
         "p50={:.1} ms  p99={:.1} ms  max={:.1} ms",
-        percentile(&delays, 50.0).as_secs_f64() * 1e3,
-        percentile(&delays, 99.0).as_secs_f64() * 1e3,
-        delays.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        latency::ms(latency::percentile(&delays, 50.0)),
+        latency::ms(latency::percentile(&delays, 99.0)),
+        latency::ms(delays.last().copied().unwrap_or_default()),
     );
 }

@@ -198,16 +198,7 @@ async fn readyz_says_ready_and_where_state_lives() {
         json!({"ready": true, "state_store": "disk", "state_store_reachable": true, "state_store_problem": null, "state_store_recovered": null})
     );
     let app = spawn_app(Options::default()).await;
-    let body: serde_json::Value = app
-        .http
-        .get(format!("{}/readyz", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["state_store"], "off");
+    assert_eq!(app.readyz().await["state_store"], "off");
 }
 
 // --- the binary -------------------------------------------------------------------------

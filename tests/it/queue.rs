@@ -173,15 +173,7 @@ async fn a_message_that_is_not_an_event_is_deleted_and_counted() {
     .await;
     queue.send("this is not an EventBridge event").await;
     queue.wait_until_empty(Duration::from_secs(20)).await;
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains(r#"marketplace_activity_events_total{kind="none",result="malformed"} 1"#),
         "{metrics}"
@@ -334,17 +326,6 @@ async fn a_private_deployment_answers_over_socket_mode_and_posts_from_the_queue(
     assert_eq!(slack.posts().len(), 3);
 }
 
-async fn readyz(app: &TestApp) -> Value {
-    app.http
-        .get(format!("{}/readyz", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// `/readyz` says whether the queue is being read, and why not when it isn't (here: a queue
 /// that does not exist); `/metrics` counts the failed receives.
 #[tokio::test]
@@ -356,14 +337,9 @@ async fn readyz_reports_whether_the_queue_is_read() {
         FakeSlack::start().await,
     )
     .await;
-    let mut ready = readyz(&app).await;
-    for _ in 0..100 {
-        if !ready["queue"]["reachable"].is_null() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        ready = readyz(&app).await;
-    }
+    let ready = app
+        .readyz_until(|r| !r["queue"]["reachable"].is_null())
+        .await;
     assert_eq!(ready["ready"], true, "{ready}");
     assert_eq!(ready["queue"]["reachable"], true, "{ready}");
     assert_eq!(ready["queue"]["problem"], Value::Null, "{ready}");
@@ -373,14 +349,7 @@ async fn readyz_reports_whether_the_queue_is_read() {
     let mut options = queue.options(None);
     options.notify.as_mut().unwrap().queue_url = Some(gone);
     let app = start_app(options, FakeAws::start().await, FakeSlack::start().await).await;
-    let mut ready = readyz(&app).await;
-    for _ in 0..100 {
-        if ready["queue"]["reachable"] == false {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        ready = readyz(&app).await;
-    }
+    let ready = app.readyz_until(|r| r["queue"]["reachable"] == false).await;
     assert_eq!(ready["queue"]["reachable"], false, "{ready}");
     let problem = ready["queue"]["problem"].as_str().unwrap_or_default();
     assert!(

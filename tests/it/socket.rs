@@ -266,15 +266,6 @@ async fn shutdown_closes_the_connections_and_ends_their_tasks() {
     assert_eq!(app.slack.socket.opens(), 2, "no reconnection on shutdown");
 }
 
-async fn readyz(app: &TestApp) -> Value {
-    reqwest::get(format!("{}/readyz", app.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// `/readyz` and `/metrics` say how many connections are open; after Slack's `link_disabled`
 /// (Socket Mode turned off in the app's settings) `/readyz` says so and what to do, and the app
 /// does not hammer `apps.connections.open`: it tries again only after the longest backoff.
@@ -299,7 +290,7 @@ async fn readyz_and_metrics_report_the_connections_and_link_disabled() {
             s.acks().iter().any(|a| a.envelope_id == "e-1")
         })
         .await;
-    let ready = readyz(&app).await;
+    let ready = app.readyz().await;
     assert_eq!(
         ready["socket_mode"],
         json!({"connections": 2, "wanted": 2, "problem": null}),
@@ -327,14 +318,9 @@ async fn readyz_and_metrics_report_the_connections_and_link_disabled() {
         ..SocketOptions::default()
     };
     let mut app = start(slack.clone(), options).await;
-    let mut ready = readyz(&app).await;
-    for _ in 0..250 {
-        if ready["socket_mode"]["problem"].is_string() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        ready = readyz(&app).await;
-    }
+    let ready = app
+        .readyz_until(|r| r["socket_mode"]["problem"].is_string())
+        .await;
     let problem = ready["socket_mode"]["problem"].as_str().unwrap_or_default();
     assert!(
         problem.contains("link_disabled") && problem.contains("Turn it on"),

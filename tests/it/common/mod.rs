@@ -282,6 +282,31 @@ pub fn command_form(text: &str, response_url: &str, user: &str) -> String {
 }
 
 impl TestApp {
+    /// What `/readyz` answers now.
+    pub async fn readyz(&self) -> Value {
+        self.http
+            .get(format!("{}/readyz", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// `/readyz` until `done` holds for it (at most 5 s), then its last answer.
+    pub async fn readyz_until(&self, done: impl Fn(&Value) -> bool) -> Value {
+        let mut ready = self.readyz().await;
+        for _ in 0..250 {
+            if done(&ready) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            ready = self.readyz().await;
+        }
+        ready
+    }
+
     /// What `/metrics` shows now.
     pub async fn metrics_text(&self) -> String {
         self.http

@@ -250,3 +250,76 @@ fn the_queue_template_routes_both_families_to_an_encrypted_queue_only_they_may_w
     }
     assert_eq!(kind("DeadLetterAlarm"), "AWS::CloudWatch::Alarm");
 }
+
+/// Organization-wide notifications: each member account forwards exactly the two families the
+/// app's own rules match, to the central bus, with a role that may only put events there; the
+/// central bus admits only the organization's accounts and its rules deliver like the others.
+#[test]
+fn member_accounts_forward_both_families_to_a_bus_only_the_organization_may_use() {
+    let member: yaml_serde::Value =
+        yaml_serde::from_str(&read("manifest/org-event-forwarding.yaml")).unwrap();
+    let central: yaml_serde::Value =
+        yaml_serde::from_str(&read("manifest/eventbridge.yaml")).unwrap();
+    let rules = |t: &yaml_serde::Value| -> Vec<(String, serde_json::Value, yaml_serde::Value)> {
+        t["Resources"]
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::Events::Rule")
+            .map(|(name, r)| {
+                (
+                    name.as_str().unwrap().to_owned(),
+                    serde_json::to_value(&r["Properties"]["EventPattern"]).unwrap(),
+                    r.clone(),
+                )
+            })
+            .collect()
+    };
+    let forwarded = rules(&member);
+    assert_eq!(forwarded.len(), 2, "both families");
+    let central_rules = rules(&central);
+    for (name, pattern, rule) in &forwarded {
+        assert!(
+            central_rules
+                .iter()
+                .filter(|(n, _, _)| n.starts_with("Organization"))
+                .any(|(_, p, r)| p == pattern && r["Condition"] == "ForOrganization"),
+            "{name}: the central bus has a rule for what is forwarded"
+        );
+        assert!(
+            central_rules
+                .iter()
+                .any(|(n, p, _)| !n.starts_with("Organization") && p == pattern),
+            "{name}: the same pattern as the app account's own rule"
+        );
+        let target = &rule["Properties"]["Targets"][0];
+        assert!(format!("{:?}", target["Arn"]).contains("CentralEventBusArn"));
+        assert!(format!("{:?}", target["RoleArn"]).contains("ForwardRole"));
+    }
+    let role = &member["Resources"]["ForwardRole"]["Properties"];
+    let statement = &role["Policies"][0]["PolicyDocument"]["Statement"][0];
+    assert_eq!(statement["Action"], "events:PutEvents");
+    assert!(format!("{:?}", statement["Resource"]).contains("CentralEventBusArn"));
+    assert_eq!(role["Policies"].as_sequence().unwrap().len(), 1);
+
+    let policy = &central["Resources"]["CentralEventBusPolicy"]["Properties"]["Statement"];
+    assert_eq!(policy["Action"], "events:PutEvents");
+    assert!(
+        format!(
+            "{:?}",
+            policy["Condition"]["StringEquals"]["aws:PrincipalOrgID"]
+        )
+        .contains("OrganizationId"),
+        "only the organization's accounts may send"
+    );
+    let member_role: yaml_serde::Value =
+        yaml_serde::from_str(&read("manifest/member-account-role.yaml")).unwrap();
+    assert!(
+        format!(
+            "{:?}",
+            member_role["Resources"]["MarketplaceActivityRead"]["Properties"]["RoleName"]
+        )
+        .contains("RoleName"),
+        "the role's name is the MEMBER_ROLE_NAME parameter"
+    );
+}

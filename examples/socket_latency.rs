@@ -17,39 +17,28 @@ mod fake_slack;
 #[allow(dead_code)]
 #[path = "../tests/it/common/fake_socket.rs"]
 mod fake_socket;
+#[path = "support/latency.rs"]
+mod latency;
 
 use std::time::Duration;
 
-use aws_config::Region;
-use aws_sdk_cloudtrail::config::Credentials;
 use fake_socket::Step;
-use marketplace_activity::aws::{connect, sdk_config_loader, ActivitySource};
-use marketplace_activity::config::{ServeSettings, StateSettings};
+use marketplace_activity::aws::{connect, ActivitySource};
+use marketplace_activity::config::ServeSettings;
 use marketplace_activity::metrics::Metrics;
-use marketplace_activity::server::HttpSettings;
-use marketplace_activity::slack::access::AccessPolicy;
-use marketplace_activity::slack::signature::SigningSecrets;
 use marketplace_activity::slack::socket::{AppToken, SocketSettings};
 use marketplace_activity::startup::Application;
 use marketplace_activity::state::StateStore;
 use serde_json::json;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
 
 fn line(name: &str, mut latencies: Vec<Duration>) {
     latencies.sort();
     println!(
         "{name:<12} n={:<5} p50={:>8.3} ms  p99={:>8.3} ms  max={:>8.3} ms",
         latencies.len(),
-        percentile(&latencies, 50.0).as_secs_f64() * 1e3,
-        percentile(&latencies, 99.0).as_secs_f64() * 1e3,
-        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        latency::ms(latency::percentile(&latencies, 50.0)),
+        latency::ms(latency::percentile(&latencies, 99.0)),
+        latency::ms(latencies.last().copied().unwrap_or_default()),
     );
 }
 
@@ -91,29 +80,11 @@ async fn main() {
     let mut socket = SocketSettings::new(AppToken::new(fake_slack::APP_TOKEN), &slack.api_url());
     socket.connections = 2;
     let settings = ServeSettings {
-        listen_addr: "127.0.0.1:0".parse().unwrap(),
-        signing_secrets: SigningSecrets::none(),
         socket: Some(socket),
-        regions: vec!["us-east-1".into()],
-        accounts: Vec::new(),
-        organization: None,
-        lookup_concurrency: marketplace_activity::aws::cloudtrail::DEFAULT_IN_FLIGHT,
-        access: AccessPolicy::default(),
-        query_timeout: Duration::from_secs(60),
-        drain_timeout: Duration::from_secs(5),
-        http: HttpSettings::default(),
-        notify: None,
-        bot: None,
-        digest: None,
-        state: StateSettings::Memory,
+        ..latency::settings()
     };
     let metrics = Metrics::new();
-    let config = sdk_config_loader()
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&aws.url)
-        .credentials_provider(Credentials::new("AKIDM", "secret", None, None, "m"))
-        .load()
-        .await;
+    let config = latency::sdk(&aws.url).await;
     let clients = connect(&config, &settings.scope(), &metrics);
     let source = ActivitySource::CloudTrail(clients.cloudtrail);
     let app = Application::build(

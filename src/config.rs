@@ -309,7 +309,7 @@ pub struct HealthcheckArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Exit after the first answer instead of waiting for more requests.
+    /// Exit after both halves (the answer and the channel) instead of waiting for more requests.
     #[arg(long)]
     pub once: bool,
     /// The command text the demo sends itself.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -54,6 +55,17 @@ pub struct ClosedLabels {
     pub reason: &'static str,
 }
 
+/// A label from a fixed set of words (never a value taken from input).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -75,6 +87,19 @@ pub struct Metrics {
     pub events: Family<EventLabels, Counter>,
     pub duplicates_dropped: Counter,
     pub http_connections_closed: Family<ClosedLabels, Counter>,
+    /// Socket Mode envelopes by type (`slash_commands`, `interactive`, `events_api`,
+    /// `disconnect`, `hello`, `other`).
+    pub socket_envelopes: Family<KindLabels, Counter>,
+    /// Socket Mode connections open now (said `hello`, not yet closed).
+    pub socket_connections: Gauge,
+    /// Attempts to open a Socket Mode connection, `ok` or `failed`.
+    pub socket_connects: Family<OutcomeLabels, Counter>,
+    /// SQS messages handled: `deleted` (posted, duplicate or ignored), `kept` (to retry after
+    /// their visibility timeout), `malformed` (deleted: not an event), `unacknowledged` (the
+    /// delete or delay call failed; the message comes back).
+    pub queue_messages: Family<OutcomeLabels, Counter>,
+    /// ReceiveMessage calls that failed.
+    pub queue_receive_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -153,6 +178,36 @@ impl Metrics {
             "Connections the server closed on its own, by reason",
             http_connections_closed.clone(),
         );
+        let socket_envelopes = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "socket_mode_envelopes",
+            "Socket Mode envelopes received, by type",
+            socket_envelopes.clone(),
+        );
+        let socket_connections = Gauge::default();
+        registry.register(
+            "socket_mode_connections",
+            "Socket Mode connections open now",
+            socket_connections.clone(),
+        );
+        let socket_connects = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "socket_mode_connects",
+            "Attempts to open a Socket Mode connection, by outcome",
+            socket_connects.clone(),
+        );
+        let queue_messages = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "queue_messages",
+            "SQS messages handled, by outcome",
+            queue_messages.clone(),
+        );
+        let queue_receive_failures = Counter::default();
+        registry.register(
+            "queue_receive_failures",
+            "SQS ReceiveMessage calls that failed",
+            queue_receive_failures.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             http_requests,
@@ -165,6 +220,11 @@ impl Metrics {
             events,
             duplicates_dropped,
             http_connections_closed,
+            socket_envelopes,
+            socket_connections,
+            socket_connects,
+            queue_messages,
+            queue_receive_failures,
         }
     }
 

@@ -12,6 +12,8 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::metrics::Metrics;
+use crate::notify::queue::QueueStatus;
+use crate::slack::socket::SocketStatus;
 use crate::state::StateStore;
 
 /// What the operations routes read.
@@ -22,6 +24,10 @@ pub struct OpsState {
     pub shutting_down: Arc<AtomicBool>,
     /// The notifier's and the digest's store, when either is on.
     pub store: Option<StateStore>,
+    /// The SQS queue's reading, when EVENTS_QUEUE_URL is set.
+    pub queue: Option<Arc<QueueStatus>>,
+    /// Socket Mode's connections and how many are wanted, when SLACK_APP_TOKEN is set.
+    pub socket: Option<(Arc<SocketStatus>, usize)>,
 }
 
 pub fn router(state: OpsState) -> Router {
@@ -34,7 +40,10 @@ pub fn router(state: OpsState) -> Router {
 
 /// Ready to take traffic: not shutting down. Says which state store is in use and whether it
 /// answers; an unreachable store does not make the replica unready, since slash commands
-/// don't need it and `/events` answers 503 (retry later) on its own until it is back.
+/// don't need it and `/events` answers 503 (retry later) on its own until it is back. With
+/// EVENTS_QUEUE_URL, `queue` says whether the last ReceiveMessage worked; with Socket Mode,
+/// `socket_mode` how many connections are open (and why not, when fewer than wanted). Neither
+/// makes the replica unready: both recover by themselves, and the HTTP routes still work.
 async fn readyz(State(state): State<OpsState>) -> Response {
     if state.shutting_down.load(Ordering::SeqCst) {
         return (
@@ -43,8 +52,16 @@ async fn readyz(State(state): State<OpsState>) -> Response {
         )
             .into_response();
     }
+    let mut report = json!({"ready": true});
+    if let Some(queue) = &state.queue {
+        report["queue"] = queue.report();
+    }
+    if let Some((socket, wanted)) = &state.socket {
+        report["socket_mode"] = socket.report(*wanted);
+    }
     let Some(store) = &state.store else {
-        return Json(json!({"ready": true, "state_store": "off"})).into_response();
+        report["state_store"] = json!("off");
+        return Json(report).into_response();
     };
     let probe = tokio::time::timeout(PROBE_TIMEOUT, store.probe()).await;
     let (reachable, problem) = match probe {
@@ -52,14 +69,11 @@ async fn readyz(State(state): State<OpsState>) -> Response {
         Ok(Err(e)) => (false, Some(e.fix())),
         Err(_) => (false, Some("the store did not answer in time".to_owned())),
     };
-    Json(json!({
-        "ready": true,
-        "state_store": store.kind().to_string(),
-        "state_store_reachable": reachable,
-        "state_store_problem": problem,
-        "state_store_recovered": store.recovered(),
-    }))
-    .into_response()
+    report["state_store"] = json!(store.kind().to_string());
+    report["state_store_reachable"] = json!(reachable);
+    report["state_store_problem"] = json!(problem);
+    report["state_store_recovered"] = json!(store.recovered());
+    Json(report).into_response()
 }
 
 /// How long `/readyz` waits for the store's probe.

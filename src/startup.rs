@@ -29,12 +29,13 @@ use crate::digest::{self, Clock, DigestJob, SystemClock};
 use crate::metrics::{HttpLabels, Metrics};
 use crate::notify;
 use crate::notify::deliver::{Memory, Notifier, SlackOut};
-use crate::notify::queue::QueueSettings;
+use crate::notify::queue::{QueueSettings, QueueStatus};
 use crate::notify::routes::Delivery;
 use crate::notify::sns::SnsVerifier;
 use crate::ops::{self, OpsState};
 use crate::server::{self, HttpSettings};
-use crate::slack::{self, socket::SocketSettings, web_api::SlackApi, SlackState};
+use crate::slack::socket::{SocketSettings, SocketStatus};
+use crate::slack::{self, web_api::SlackApi, SlackState};
 use crate::state::{OpenError, StateStore};
 
 /// The bound, not yet running, application.
@@ -49,11 +50,11 @@ pub struct Application {
     digest: Option<Digest>,
     /// The SQS queue to read events from, with the delivery they go through, when
     /// EVENTS_QUEUE_URL is set; the client comes with [`Application::with_queue_client`].
-    queue: Option<(QueueSettings, Delivery)>,
+    queue: Option<(QueueSettings, Delivery, Arc<QueueStatus>)>,
     queue_client: Option<aws_sdk_sqs::Client>,
     /// Socket Mode, when SLACK_APP_TOKEN is set: its settings and the state the Slack routes
     /// use (the same allow-lists, answer slots and tasks).
-    socket: Option<(SocketSettings, SlackState)>,
+    socket: Option<(SocketSettings, SlackState, Arc<SocketStatus>)>,
     clock: Arc<dyn Clock>,
     /// When the app was built, by `clock`: the digest schedule counts from here.
     started_at: chrono::DateTime<chrono::Utc>,
@@ -128,12 +129,19 @@ impl Application {
             metrics: metrics.clone(),
             slack_api,
         };
-        let socket = settings.socket.map(|s| (s, slack_state.clone()));
+        let socket = settings
+            .socket
+            .map(|s| (s, slack_state.clone(), Arc::<SocketStatus>::default()));
+        let queue = queue.map(|(q, d)| (q, d, Arc::<QueueStatus>::default()));
         let slack = slack::router(slack_state);
         let ops = ops::router(OpsState {
             metrics: metrics.clone(),
             shutting_down: shutting_down.clone(),
             store: uses_store.then_some(store),
+            queue: queue.as_ref().map(|(_, _, status)| status.clone()),
+            socket: socket
+                .as_ref()
+                .map(|(s, _, status)| (status.clone(), s.connections)),
         });
         Ok(Self {
             listener,
@@ -197,9 +205,14 @@ impl Application {
             self.tasks.spawn(digest::run(job, stop.clone()));
         }
         match (self.queue, self.queue_client) {
-            (Some((queue, delivery)), Some(client)) => {
-                self.tasks
-                    .spawn(notify::queue::run(client, queue, delivery, stop.clone()));
+            (Some((queue, delivery, status)), Some(client)) => {
+                self.tasks.spawn(notify::queue::run(
+                    client,
+                    queue,
+                    delivery,
+                    status,
+                    stop.clone(),
+                ));
             }
             (Some(_), None) => {
                 tracing::error!(
@@ -208,8 +221,8 @@ impl Application {
             }
             _ => {}
         }
-        if let Some((settings, state)) = self.socket {
-            slack::socket::start(settings, state, stop.clone());
+        if let Some((settings, state, status)) = self.socket {
+            slack::socket::start(settings, state, status, stop.clone());
         }
         let flag = self.shutting_down.clone();
         let shutdown = async move {

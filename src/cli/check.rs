@@ -78,6 +78,22 @@ pub async fn run(args: &ServeArgs, out: &mut dyn std::io::Write) -> std::io::Res
     if let Some(notify) = &settings.notify {
         report(vec![check_slack(notify).await])?;
     }
+    if let Some(socket) = &settings.socket {
+        report(vec![check_socket(socket).await])?;
+    }
+    if let Some(queue) = settings.notify.as_ref().and_then(|n| n.queue.as_ref()) {
+        let client = crate::notify::queue::client(&sdk);
+        let found = crate::notify::queue::check(&client, &queue.url).await;
+        report(
+            found
+                .into_iter()
+                .map(|(what, result)| match result {
+                    Ok(found) => Outcome::ok(what, found),
+                    Err((cause, fix)) => Outcome::fail(what, cause, fix),
+                })
+                .collect(),
+        )?;
+    }
     if settings.notify.is_some() || settings.digest.is_some() {
         report(vec![check_state(&settings, &sdk).await])?;
     }
@@ -167,6 +183,35 @@ async fn check_slack(notify: &NotifySettings) -> Outcome {
                 "Check the network path to Slack (and SLACK_API_URL if it is set), then try again.",
             )
         }
+    }
+}
+
+/// Socket Mode: `apps.connections.open` with SLACK_APP_TOKEN.
+async fn check_socket(socket: &crate::slack::socket::SocketSettings) -> Outcome {
+    match crate::slack::socket::probe(socket, &reqwest::Client::new()).await {
+        Ok(()) => Outcome::ok(
+            "socket mode",
+            "apps.connections.open accepted SLACK_APP_TOKEN: Socket Mode is on for the app",
+        ),
+        Err(crate::slack::socket::OpenError::Slack(code)) => {
+            let fix = match code.as_str() {
+                "invalid_auth" | "not_authed" | "not_allowed_token_type" | "token_revoked" => {
+                    "Set SLACK_APP_TOKEN to the app-level token (xapp-…) from Basic Information → App-Level Tokens, with the connections:write scope."
+                }
+                "missing_scope" => "Give the app-level token the connections:write scope.",
+                _ => "Turn on Socket Mode in the app's settings (https://api.slack.com/apps), then try again.",
+            };
+            Outcome::fail(
+                "socket mode",
+                format!("apps.connections.open refused SLACK_APP_TOKEN: `{code}`"),
+                fix,
+            )
+        }
+        Err(e) => Outcome::fail(
+            "socket mode",
+            e.to_string(),
+            "Check the network path to Slack (and SLACK_API_URL if it is set), then try again.",
+        ),
     }
 }
 

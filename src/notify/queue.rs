@@ -10,9 +10,12 @@
 //! See <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html>
 //! and <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html>.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
+use serde_json::{json, Value};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::routes::{retry_after, Delivery, EventError};
@@ -42,6 +45,42 @@ pub fn client(sdk: &aws_config::SdkConfig) -> Client {
     Client::from_conf(config)
 }
 
+/// How the queue's reading goes, for `/readyz`: the outcome of the last ReceiveMessage.
+#[derive(Default)]
+pub struct QueueStatus {
+    last: Mutex<Option<(Instant, Result<(), String>)>>,
+    /// ReceiveMessage failures in a row.
+    failures: std::sync::atomic::AtomicU32,
+}
+
+impl QueueStatus {
+    fn received(&self, result: Result<(), String>) {
+        use std::sync::atomic::Ordering;
+        if result.is_ok() {
+            self.failures.store(0, Ordering::Relaxed);
+        } else {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        *crate::sync::lock(&self.last) = Some((Instant::now(), result));
+    }
+
+    /// `{"reachable": …, "last_receive_secs_ago": …, "failures_in_a_row": …, "problem": …}`;
+    /// `reachable` is null before the first ReceiveMessage has answered.
+    pub fn report(&self) -> Value {
+        let last = crate::sync::lock(&self.last).clone();
+        let failures = self.failures.load(std::sync::atomic::Ordering::Relaxed);
+        match last {
+            None => json!({"reachable": null, "problem": null, "failures_in_a_row": 0}),
+            Some((at, result)) => json!({
+                "reachable": result.is_ok(),
+                "last_receive_secs_ago": at.elapsed().as_secs(),
+                "failures_in_a_row": failures,
+                "problem": result.err(),
+            }),
+        }
+    }
+}
+
 /// Most messages one receive returns (SQS's limit).
 const BATCH: i32 = 10;
 /// Longest a message may stay invisible (SQS's limit is 12 hours).
@@ -52,6 +91,7 @@ pub async fn run(
     client: Client,
     queue: QueueSettings,
     delivery: Delivery,
+    status: std::sync::Arc<QueueStatus>,
     stop: CancellationToken,
 ) {
     tracing::info!("reading EventBridge events from the SQS queue (EVENTS_QUEUE_URL)");
@@ -70,12 +110,16 @@ pub async fn run(
         let messages = match out {
             Ok(out) => {
                 failures = 0;
+                status.received(Ok(()));
                 out.messages.unwrap_or_default()
             }
             Err(e) => {
                 failures += 1;
                 let wait = backoff(failures);
-                tracing::warn!(error = %error_chain(&e), wait_ms = wait.as_millis() as u64, "could not read the SQS queue; trying again (check sqs:ReceiveMessage on it)");
+                let error = error_chain(&e);
+                tracing::warn!(%error, wait_ms = wait.as_millis() as u64, "could not read the SQS queue; trying again (check sqs:ReceiveMessage on it)");
+                delivery.metrics.queue_receive_failures.inc();
+                status.received(Err(crate::redact::excerpt(&error, 200)));
                 tokio::select! {
                     () = stop.cancelled() => return,
                     () = tokio::time::sleep(wait) => continue,
@@ -99,15 +143,17 @@ async fn handle(
     body: &str,
     receipt: &str,
 ) {
-    let keep_for = match delivery.handle(body.as_bytes()).await {
-        Ok(_) => None,
+    let (keep_for, outcome) = match delivery.handle(body.as_bytes()).await {
+        Ok(_) => (None, "deleted"),
         Err(EventError::Malformed(why)) => {
             tracing::warn!(%why, "deleted a queue message that is not an EventBridge event");
-            None
+            (None, "malformed")
         }
-        Err(EventError::NotDelivered { kind, error }) => Some(retry_after(&error, &kind).1),
+        Err(EventError::NotDelivered { kind, error }) => {
+            (Some(retry_after(&error, &kind).1), "kept")
+        }
         // Not from the queue's path (keys, SNS); nothing to retry.
-        Err(_) => None,
+        Err(_) => (None, "deleted"),
     };
     let result = match keep_for {
         None => client
@@ -131,11 +177,20 @@ async fn handle(
                 .map_err(|e| error_chain(&e))
         }
     };
-    if let Err(e) = result {
-        // The message comes back after its visibility timeout and is then a duplicate (or
-        // delivered): nothing is lost.
-        tracing::warn!(error = %e, "could not delete or delay a queue message; it will be seen again");
-    }
+    let outcome = match result {
+        Ok(()) => outcome,
+        Err(e) => {
+            // The message comes back after its visibility timeout and is then a duplicate (or
+            // delivered): nothing is lost.
+            tracing::warn!(error = %e, "could not delete or delay a queue message; it will be seen again");
+            "unacknowledged"
+        }
+    };
+    delivery
+        .metrics
+        .queue_messages
+        .get_or_create(&crate::metrics::OutcomeLabels { outcome })
+        .inc();
 }
 
 /// 1 s, 2 s, 4 s… up to 30 s, with jitter so replicas don't retry in step.
@@ -143,4 +198,145 @@ fn backoff(failures: u32) -> Duration {
     let base = Duration::from_secs(1 << failures.min(5)).min(Duration::from_secs(30));
     let jitter = u64::from(std::process::id().wrapping_add(failures)) % 250;
     base + Duration::from_millis(jitter)
+}
+
+/// What `check` found about the queue: for each line (`queue`, then `queue calls`), what was
+/// found, or the cause and the fix.
+pub type QueueCheck = Vec<(&'static str, Result<String, (String, String)>)>;
+
+/// For `check`: reads the queue's attributes, then proves the three calls the app makes
+/// without touching any message. DeleteMessage and ChangeMessageVisibility are called with a
+/// receipt handle that cannot exist: SQS checks permissions first, so `ReceiptHandleIsInvalid`
+/// means the call is allowed and `AccessDenied` that it is not. ReceiveMessage is tried only
+/// when the queue is empty, since every receive counts towards a message's redrive limit.
+pub async fn check(client: &Client, url: &str) -> QueueCheck {
+    use aws_sdk_sqs::error::ProvideErrorMetadata;
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let name = url.rsplit('/').next().unwrap_or(url).to_owned();
+    let denied = |call: &str, code: Option<&str>, message: String| {
+        let fix = format!("Allow sqs:{call} on the queue to the app's role (manifest/iam-policy.json lists what the app needs).");
+        match code {
+            Some(c) if c.contains("AccessDenied") => {
+                (format!("{name}: sqs:{call} is not allowed ({c})"), fix)
+            }
+            Some(c) if c.contains("NonExistentQueue") || c.contains("QueueDoesNotExist") => (
+                format!("{name}: the queue does not exist ({c})"),
+                "Set EVENTS_QUEUE_URL to the QueueUrl output of manifest/eventbridge-sqs.yaml (its account and region included).".to_owned(),
+            ),
+            _ => (
+                format!("{name}: {call} failed: {}", crate::redact::excerpt(&message, 120)),
+                "Check the network path to SQS (and AWS_ENDPOINT_URL_SQS if it is set), then try again.".to_owned(),
+            ),
+        }
+    };
+    let attributes = match client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::All)
+        .send()
+        .await
+    {
+        Ok(out) => out.attributes.unwrap_or_default(),
+        Err(e) => {
+            tracing::debug!(error = %error_chain(&e), "GetQueueAttributes failed");
+            return vec![(
+                "queue",
+                Err(denied("GetQueueAttributes", e.code(), error_chain(&e))),
+            )];
+        }
+    };
+    let count = |a: A| {
+        attributes
+            .get(&a)
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let (waiting, in_flight) = (
+        count(A::ApproximateNumberOfMessages),
+        count(A::ApproximateNumberOfMessagesNotVisible),
+    );
+    let dead_letter = attributes
+        .get(&A::RedrivePolicy)
+        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+        .and_then(|p| {
+            let target = p["deadLetterTargetArn"].as_str()?.rsplit(':').next()?.to_owned();
+            let after = p["maxReceiveCount"]
+                .as_u64()
+                .or_else(|| p["maxReceiveCount"].as_str()?.parse().ok());
+            Some(match after {
+                Some(n) => format!("dead-letter queue {target} after {n} receives"),
+                None => format!("dead-letter queue {target}"),
+            })
+        })
+        .unwrap_or_else(|| {
+            "no dead-letter queue (a message that keeps failing is retried until the queue's retention drops it)".to_owned()
+        });
+    let found = format!("{name}: {waiting} messages waiting, {in_flight} in flight; {dead_letter}");
+    vec![
+        ("queue", Ok(found)),
+        (
+            "queue calls",
+            calls(client, url, waiting + in_flight == 0, denied).await,
+        ),
+    ]
+}
+
+/// DeleteMessage and ChangeMessageVisibility on a receipt handle that cannot exist, and
+/// ReceiveMessage when `empty`.
+async fn calls(
+    client: &Client,
+    url: &str,
+    empty: bool,
+    denied: impl Fn(&str, Option<&str>, String) -> (String, String),
+) -> Result<String, (String, String)> {
+    use aws_sdk_sqs::error::ProvideErrorMetadata;
+    const NO_SUCH_RECEIPT: &str = "marketplace-activity-check-no-such-receipt-handle";
+    let delete = client
+        .delete_message()
+        .queue_url(url)
+        .receipt_handle(NO_SUCH_RECEIPT)
+        .send()
+        .await;
+    if let Err(e) = delete {
+        if !is_bad_receipt(e.code()) {
+            return Err(denied("DeleteMessage", e.code(), error_chain(&e)));
+        }
+    }
+    let delay = client
+        .change_message_visibility()
+        .queue_url(url)
+        .receipt_handle(NO_SUCH_RECEIPT)
+        .visibility_timeout(0)
+        .send()
+        .await;
+    if let Err(e) = delay {
+        if !is_bad_receipt(e.code()) {
+            return Err(denied("ChangeMessageVisibility", e.code(), error_chain(&e)));
+        }
+    }
+    if empty {
+        match client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(1)
+            .wait_time_seconds(0)
+            // A message that arrived just now is visible again at once.
+            .visibility_timeout(0)
+            .send()
+            .await
+        {
+            Ok(_) => Ok("ReceiveMessage, DeleteMessage and ChangeMessageVisibility allowed".into()),
+            Err(e) => Err(denied("ReceiveMessage", e.code(), error_chain(&e))),
+        }
+    } else {
+        Ok("DeleteMessage and ChangeMessageVisibility allowed; ReceiveMessage not tried (messages wait, and a receive counts towards their redrive limit)".into())
+    }
+}
+
+/// SQS's answer to a receipt handle that is not one: the call itself was allowed.
+fn is_bad_receipt(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("ReceiptHandleIsInvalid" | "InvalidParameterValue" | "MessageNotInflight")
+    ) || code.is_some_and(|c| c.ends_with("ReceiptHandleIsInvalid"))
 }

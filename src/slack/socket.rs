@@ -20,6 +20,7 @@
 //! - On shutdown every connection is closed and its loop ends (they are tracked tasks).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -163,17 +164,79 @@ impl Seen {
     }
 }
 
+/// How Socket Mode is doing, for `/readyz`: connections open, and why connecting fails when it
+/// does.
+#[derive(Default)]
+pub struct SocketStatus {
+    /// Connections that said `hello` and are still open.
+    open: AtomicUsize,
+    /// Why the last attempt to connect failed; cleared by the next `hello`.
+    problem: Mutex<Option<String>>,
+    /// Slack sent `link_disabled`: Socket Mode is off in the app's settings.
+    disabled: AtomicBool,
+}
+
+impl SocketStatus {
+    /// `{"connections": …, "wanted": …, "problem": …}`.
+    pub fn report(&self, wanted: usize) -> Value {
+        let problem = crate::sync::lock(&self.problem).clone();
+        let problem = if self.disabled.load(Ordering::Relaxed) {
+            Some(LINK_DISABLED.to_owned())
+        } else {
+            problem
+        };
+        json!({
+            "connections": self.open.load(Ordering::Relaxed),
+            "wanted": wanted,
+            "problem": problem,
+        })
+    }
+
+    fn failed(&self, why: String) {
+        *crate::sync::lock(&self.problem) = Some(why);
+    }
+}
+
+/// What Slack's `link_disabled` means, and what to do.
+const LINK_DISABLED: &str = "Slack closed the connection with link_disabled: Socket Mode is turned off in the app's settings. Turn it on (Socket Mode, at https://api.slack.com/apps), or unset SLACK_APP_TOKEN to use request URLs";
+
+/// A connection counted as open from its `hello` until it ends.
+struct OpenConnection<'a>(&'a Shared);
+
+impl<'a> OpenConnection<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.status.open.fetch_add(1, Ordering::Relaxed);
+        shared.status.disabled.store(false, Ordering::Relaxed);
+        *crate::sync::lock(&shared.status.problem) = None;
+        shared.state.metrics.socket_connections.inc();
+        Self(shared)
+    }
+}
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.status.open.fetch_sub(1, Ordering::Relaxed);
+        self.0.state.metrics.socket_connections.dec();
+    }
+}
+
 /// What every connection loop shares.
 struct Shared {
     settings: SocketSettings,
     state: SlackState,
     seen: Seen,
     tls: Option<Arc<rustls::ClientConfig>>,
+    status: Arc<SocketStatus>,
 }
 
 /// Starts the connection loops as tracked tasks (in `state.tasks`); they end when `stop` is
-/// cancelled.
-pub fn start(settings: SocketSettings, state: SlackState, stop: CancellationToken) {
+/// cancelled. `status` is kept up to date for `/readyz`.
+pub fn start(
+    settings: SocketSettings,
+    state: SlackState,
+    status: Arc<SocketStatus>,
+    stop: CancellationToken,
+) {
     let connections = settings.connections.max(1);
     tracing::info!(
         connections,
@@ -184,6 +247,7 @@ pub fn start(settings: SocketSettings, state: SlackState, stop: CancellationToke
         state,
         seen: Seen::default(),
         tls: tls_config(),
+        status,
     });
     for n in 0..connections {
         let span = tracing::info_span!("socket_mode", slot = n);
@@ -218,6 +282,9 @@ fn tls_config() -> Option<Arc<rustls::ClientConfig>> {
 enum End {
     /// Slack asked for a new connection (`disconnect`); the old one is still draining.
     Refresh,
+    /// Slack closed the link for good (`link_disabled`: Socket Mode was turned off for the
+    /// app); trying again is useful only once someone turns it back on.
+    Disabled,
     /// Closed, broken or silent; `hello` tells whether it had been working.
     Lost { hello: bool },
 }
@@ -236,6 +303,12 @@ async fn keep_open(shared: Arc<Shared>, stop: CancellationToken) {
         };
         let end = match opened {
             Ok(socket) => {
+                shared
+                    .state
+                    .metrics
+                    .socket_connects
+                    .get_or_create(&crate::metrics::OutcomeLabels { outcome: "ok" })
+                    .inc();
                 generation += 1;
                 let (tx, rx) = oneshot::channel();
                 let span = tracing::info_span!("connection", generation);
@@ -247,11 +320,32 @@ async fn keep_open(shared: Arc<Shared>, stop: CancellationToken) {
             }
             Err(e) => {
                 tracing::warn!(error = %e, failures = failures + 1, "Socket Mode: could not connect");
+                shared
+                    .state
+                    .metrics
+                    .socket_connects
+                    .get_or_create(&crate::metrics::OutcomeLabels { outcome: "failed" })
+                    .inc();
+                shared.status.failed(e.to_string());
                 End::Lost { hello: false }
             }
         };
         match end {
             End::Refresh => failures = 0,
+            End::Disabled => {
+                // Reconnecting at once would only be refused again; try now and then, so the
+                // app comes back by itself once Socket Mode is turned on again.
+                failures = failures.saturating_add(1);
+                let wait = shared.settings.backoff_max;
+                tracing::error!(
+                    wait_ms = wait.as_millis() as u64,
+                    "Socket Mode: {LINK_DISABLED}"
+                );
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
             End::Lost { hello } => {
                 failures = if hello { 1 } else { failures.saturating_add(1) };
                 let wait = backoff(&shared.settings, failures);
@@ -319,11 +413,19 @@ struct Opened {
 
 /// Asks Slack for a WebSocket URL. See <https://api.slack.com/methods/apps.connections.open>.
 async fn open(shared: &Shared) -> Result<String, OpenError> {
-    let call = shared
-        .state
-        .http
-        .post(format!("{}/apps.connections.open", shared.settings.api_url))
-        .bearer_auth(shared.settings.token.0.expose_secret())
+    open_with(&shared.settings, &shared.state.http).await
+}
+
+/// `apps.connections.open` alone, for `check`: proves the token and that Socket Mode is on for
+/// the app, without connecting (the URL it answers is single-use and simply expires).
+pub async fn probe(settings: &SocketSettings, http: &reqwest::Client) -> Result<(), OpenError> {
+    open_with(settings, http).await.map(drop)
+}
+
+async fn open_with(settings: &SocketSettings, http: &reqwest::Client) -> Result<String, OpenError> {
+    let call = http
+        .post(format!("{}/apps.connections.open", settings.api_url))
+        .bearer_auth(settings.token.0.expose_secret())
         .header("content-type", "application/x-www-form-urlencoded")
         .timeout(CONNECT_TIMEOUT)
         .send();
@@ -354,6 +456,8 @@ enum Next {
     Continue,
     Hello,
     Disconnect,
+    /// `disconnect` with reason `link_disabled`.
+    Disabled,
 }
 
 /// Reads one connection until it closes, goes silent, or the app stops; acknowledges each
@@ -368,6 +472,7 @@ async fn session(
     let stale_after = shared.settings.stale_after;
     let mut ended = Some(ended);
     let mut hello = false;
+    let mut counted: Option<OpenConnection<'_>> = None;
     let mut last_frame = Instant::now();
     // After `disconnect`, the old connection gets this long to be closed by Slack.
     let mut retire_by: Option<Instant> = None;
@@ -407,10 +512,20 @@ async fn session(
                     }
                     Some(Ok(Frame::Text(text))) => match envelope(&shared, &mut socket, text.as_str()).await {
                         Ok(Next::Continue) => {}
-                        Ok(Next::Hello) => hello = true,
+                        Ok(Next::Hello) => {
+                            hello = true;
+                            counted.get_or_insert_with(|| OpenConnection::new(&shared));
+                        }
                         Ok(Next::Disconnect) => {
                             if let Some(tx) = ended.take() {
                                 let _ = tx.send(End::Refresh);
+                            }
+                            retire_by.get_or_insert(Instant::now() + stale_after);
+                        }
+                        Ok(Next::Disabled) => {
+                            shared.status.disabled.store(true, Ordering::Relaxed);
+                            if let Some(tx) = ended.take() {
+                                let _ = tx.send(End::Disabled);
                             }
                             retire_by.get_or_insert(Instant::now() + stale_after);
                         }
@@ -433,6 +548,7 @@ async fn session(
         }
     };
     tracing::debug!(why, "Socket Mode: connection ended");
+    drop(counted);
     if let Some(tx) = ended.take() {
         let _ = tx.send(End::Lost { hello });
     }
@@ -470,6 +586,20 @@ async fn envelope(
             return Ok(Next::Continue);
         }
     };
+    let kind: &'static str = match envelope.kind.as_str() {
+        "hello" => "hello",
+        "disconnect" => "disconnect",
+        "slash_commands" => "slash_commands",
+        "interactive" => "interactive",
+        "events_api" => "events_api",
+        _ => "other",
+    };
+    shared
+        .state
+        .metrics
+        .socket_envelopes
+        .get_or_create(&crate::metrics::KindLabels { kind })
+        .inc();
     match envelope.kind.as_str() {
         "hello" => {
             tracing::info!(
@@ -480,6 +610,9 @@ async fn envelope(
         }
         "disconnect" => {
             let reason = envelope.reason.as_deref().unwrap_or("unknown");
+            if reason == "link_disabled" {
+                return Ok(Next::Disabled);
+            }
             tracing::info!(
                 reason,
                 "Socket Mode: Slack asked to reconnect; opening a new connection first"

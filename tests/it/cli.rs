@@ -195,6 +195,144 @@ fn the_demo_shows_a_real_answer() {
         !stdout.contains("curl"),
         "with --once the server is gone: no curl points at it: {stdout}"
     );
+    assert!(
+        stdout.contains("[the answer, through response_url: visible only to you]"),
+        "each answer says where it went: {stdout}"
+    );
+
+    // The second half: the bundled EventBridge events through the app's own /events.
+    let notifications = stdout
+        .split_once("━━━ 2. Notifications")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no notification half: {stdout}"));
+    for (event, outcome) in [
+        (
+            "CloudTrail AcceptAgreementRequest",
+            "200 OK posted: a new message in #procurement",
+        ),
+        (
+            "Purchase Agreement Created - Acceptor",
+            "200 OK updated: the same message, updated in place",
+        ),
+        (
+            "Purchase Agreement Amended - Acceptor",
+            "200 OK posted: a reply in that message's thread",
+        ),
+        (
+            "Purchase Agreement Ended - Acceptor",
+            "200 OK posted: a reply in the thread, also sent to the channel",
+        ),
+    ] {
+        let line = notifications
+            .lines()
+            .find(|l| l.trim_start().starts_with(event))
+            .unwrap_or_else(|| panic!("{event} delivered: {notifications}"));
+        assert!(line.ends_with(outcome), "{line}");
+    }
+    let channel = notifications
+        .split_once("[the channel #procurement, as Slack shows it: in the channel, for everyone]")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("the channel is shown: {notifications}"));
+    // One message, edited: the CloudTrail call says who, Marketplace's twin says what.
+    let purchase = channel
+        .split_once("💬 2 replies in its thread:")
+        .map(|(message, _)| message)
+        .unwrap_or_else(|| panic!("a thread of two replies: {channel}"));
+    assert!(
+        purchase.starts_with("\n  ● message (edited: updated in place):"),
+        "{channel}"
+    );
+    for fact in [
+        "New Marketplace purchase",
+        "*Example Observability Platform* from *Example Observability Inc.*",
+        "*Who* maria@example.com (role Procurement)",
+        "*Offer* Annual contract, 50 hosts",
+    ] {
+        assert!(purchase.contains(fact), "{fact} in {purchase}");
+    }
+    assert_eq!(channel.matches("● ").count(), 2, "{channel}");
+    let thread = channel.split_once("💬").unwrap().1;
+    let amended = thread.find("Marketplace agreement amended").unwrap();
+    let broadcast = thread.find("↳ reply (also sent to the channel):").unwrap();
+    assert!(amended < broadcast, "{thread}");
+    assert!(
+        thread.contains("● replied to a thread (also sent to the channel):\n    ━━ :red_circle: Marketplace subscription cancelled ━━"),
+        "the cancellation shows in the channel too: {channel}"
+    );
+}
+
+/// Without --once the demo keeps serving, and the curl it prints for `/events` posts a new
+/// message that the demo prints as it happens.
+#[tokio::test]
+async fn the_demo_keeps_serving_and_its_events_curl_posts() {
+    use std::io::{BufRead, BufReader};
+    let mut child = bin()
+        .arg("demo")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || {
+        lines
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the demo printed on")
+    };
+    let mut seen = Vec::new();
+    while !seen
+        .last()
+        .is_some_and(|l: &String| l.contains("keeps serving"))
+    {
+        seen.push(next());
+    }
+    let printed = seen.join("\n");
+    let curl = seen
+        .iter()
+        .find(|l| l.contains("/events -H 'x-api-key"))
+        .unwrap_or_else(|| panic!("a curl for /events: {printed}"));
+    assert!(printed.contains("/slack/commands -H"), "{printed}");
+    // Run what the curl does: its URL, key header and body, as printed.
+    let url = curl.split_whitespace().nth(2).unwrap();
+    let body = curl
+        .split_once("--data '")
+        .and_then(|(_, rest)| rest.rsplit_once("'; echo"))
+        .map(|(body, _)| body)
+        .unwrap();
+    let post = || {
+        reqwest::Client::new()
+            .post(url)
+            .header("x-api-key", "demo-events-key")
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+    };
+    let first = post().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first: serde_json::Value = first.json().await.unwrap();
+    assert_eq!(first["status"], "posted", "{first}");
+    let mut shown = Vec::new();
+    while !shown
+        .last()
+        .is_some_and(|l: &String| l.contains("Example Threat Detection"))
+    {
+        shown.push(next());
+    }
+    assert!(
+        shown.iter().any(|l| l == "[a new message in #procurement]"),
+        "{shown:?}"
+    );
+    let again: serde_json::Value = post().await.unwrap().json().await.unwrap();
+    assert_eq!(again["status"], "duplicate", "{again}");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 /// The binary with no AWS credentials anywhere it could look.

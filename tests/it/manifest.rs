@@ -252,55 +252,75 @@ fn the_queue_template_routes_both_families_to_an_encrypted_queue_only_they_may_w
     assert_eq!(kind("DeadLetterAlarm"), "AWS::CloudWatch::Alarm");
 }
 
+/// Organization-wide notifications: each member account forwards exactly the two families the
+/// app's own rules match, to the central bus, with a role that may only put events there; the
+/// central bus admits only the organization's accounts and its rules deliver like the others.
 #[test]
-fn the_organization_templates_forward_both_families_to_a_bus_only_the_organization_may_use() {
+fn member_accounts_forward_both_families_to_a_bus_only_the_organization_may_use() {
     let member: yaml_serde::Value =
         yaml_serde::from_str(&read("manifest/org-event-forwarding.yaml")).unwrap();
     let central: yaml_serde::Value =
         yaml_serde::from_str(&read("manifest/eventbridge.yaml")).unwrap();
-    let rules = |t: &yaml_serde::Value, on_central_bus: bool| -> Vec<Value> {
+    let rules = |t: &yaml_serde::Value| -> Vec<(String, serde_json::Value, yaml_serde::Value)> {
         t["Resources"]
             .as_mapping()
             .unwrap()
-            .values()
-            .filter(|r| r["Type"] == "AWS::Events::Rule")
-            .filter(|r| r["Properties"]["EventBusName"].is_null() != on_central_bus)
-            .map(|r| serde_json::to_value(&r["Properties"]).unwrap())
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::Events::Rule")
+            .map(|(name, r)| {
+                (
+                    name.as_str().unwrap().to_owned(),
+                    serde_json::to_value(&r["Properties"]["EventPattern"]).unwrap(),
+                    r.clone(),
+                )
+            })
             .collect()
     };
-    let forwarding = rules(&member, false);
-    let patterns = |rules: &[Value]| -> Vec<Value> {
-        rules.iter().map(|r| r["EventPattern"].clone()).collect()
-    };
-    assert_eq!(forwarding.len(), 2);
-    assert_eq!(
-        patterns(&forwarding),
-        patterns(&rules(&central, false)),
-        "the member accounts forward what the app's own account sends"
-    );
-    assert_eq!(
-        patterns(&rules(&central, true)),
-        patterns(&forwarding),
-        "the central bus routes both families to the app"
-    );
-    for rule in &forwarding {
-        let target = &rule["Targets"][0];
-        assert_eq!(
-            target["Arn"],
-            serde_json::json!({"!Ref": "CentralEventBusArn"}),
-            "{rule}"
+    let forwarded = rules(&member);
+    assert_eq!(forwarded.len(), 2, "both families");
+    let central_rules = rules(&central);
+    for (name, pattern, rule) in &forwarded {
+        assert!(
+            central_rules
+                .iter()
+                .filter(|(n, _, _)| n.starts_with("Organization"))
+                .any(|(_, p, r)| p == pattern && r["Condition"] == "ForOrganization"),
+            "{name}: the central bus has a rule for what is forwarded"
         );
         assert!(
-            !target["RoleArn"].is_null(),
-            "cross-account targets need a role"
+            central_rules
+                .iter()
+                .any(|(n, p, _)| !n.starts_with("Organization") && p == pattern),
+            "{name}: the same pattern as the app account's own rule"
         );
+        let target = &rule["Properties"]["Targets"][0];
+        assert!(format!("{:?}", target["Arn"]).contains("CentralEventBusArn"));
+        assert!(format!("{:?}", target["RoleArn"]).contains("ForwardRole"));
     }
-    let policy = central["Resources"]["CentralBusPolicy"]["Properties"]["Statement"].clone();
-    let policy = serde_json::to_value(&policy).unwrap();
+    let role = &member["Resources"]["ForwardRole"]["Properties"];
+    let statement = &role["Policies"][0]["PolicyDocument"]["Statement"][0];
+    assert_eq!(statement["Action"], "events:PutEvents");
+    assert!(format!("{:?}", statement["Resource"]).contains("CentralEventBusArn"));
+    assert_eq!(role["Policies"].as_sequence().unwrap().len(), 1);
+
+    let policy = &central["Resources"]["CentralEventBusPolicy"]["Properties"]["Statement"];
     assert_eq!(policy["Action"], "events:PutEvents");
-    assert_eq!(
-        policy["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
-        serde_json::json!({"!Ref": "OrganizationId"}),
-        "only the organization's accounts may put events"
+    assert!(
+        format!(
+            "{:?}",
+            policy["Condition"]["StringEquals"]["aws:PrincipalOrgID"]
+        )
+        .contains("OrganizationId"),
+        "only the organization's accounts may send"
+    );
+    let member_role: yaml_serde::Value =
+        yaml_serde::from_str(&read("manifest/member-account-role.yaml")).unwrap();
+    assert!(
+        format!(
+            "{:?}",
+            member_role["Resources"]["MarketplaceActivityRead"]["Properties"]["RoleName"]
+        )
+        .contains("RoleName"),
+        "the role's name is the MEMBER_ROLE_NAME parameter"
     );
 }

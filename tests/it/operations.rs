@@ -198,16 +198,7 @@ async fn readyz_says_ready_and_where_state_lives() {
         json!({"ready": true, "state_store": "disk", "state_store_reachable": true, "state_store_problem": null, "state_store_recovered": null})
     );
     let app = spawn_app(Options::default()).await;
-    let body: serde_json::Value = app
-        .http
-        .get(format!("{}/readyz", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["state_store"], "off");
+    assert_eq!(app.readyz().await["state_store"], "off");
 }
 
 // --- the binary -------------------------------------------------------------------------
@@ -421,6 +412,123 @@ async fn check_reports_one_line_per_check() {
             line.chars().count()
         );
     }
+}
+
+/// With Socket Mode and a queue, `check` tries `apps.connections.open` and the queue's calls
+/// (on moto's SQS), and says what to fix when either is wrong.
+#[tokio::test]
+async fn check_reports_socket_mode_and_the_queue() {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let ct = FakeAws::start().await;
+    let slack = FakeSlack::start().await;
+    let moto = crate::common::moto::Moto::start_threaded().await;
+    let sqs = marketplace_activity::notify::queue::client(&sdk_config(&moto.url).await);
+    let dlq = sqs
+        .create_queue()
+        .queue_name("marketplace-events-dlq")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(A::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&A::QueueArn]
+        .clone();
+    let queue = sqs
+        .create_queue()
+        .queue_name("marketplace-events")
+        .attributes(
+            A::RedrivePolicy,
+            json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let run = |app_token: &'static str, queue: String| {
+        let (ct, slack, moto) = (ct.url.clone(), slack.api_url(), moto.url.clone());
+        async move {
+            let out = tokio::task::spawn_blocking(move || {
+                bin()
+                    .arg("check")
+                    .env("SLACK_APP_TOKEN", app_token)
+                    .env("AWS_ENDPOINT_URL_CLOUDTRAIL", &ct)
+                    .env("AWS_ENDPOINT_URL_SQS", &moto)
+                    .env("EVENTS_QUEUE_URL", queue)
+                    .env("SLACK_BOT_TOKEN", crate::common::fake_slack::BOT_TOKEN)
+                    .env("SLACK_CHANNEL", "C1")
+                    .env("SLACK_API_URL", slack)
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+            (out.status.code(), String::from_utf8(out.stdout).unwrap())
+        }
+    };
+    let (code, out) = run(crate::common::fake_slack::APP_TOKEN, queue.clone()).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("ok    socket mode: apps.connections.open accepted SLACK_APP_TOKEN: Socket Mode is on for the app\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok    queue: marketplace-events: 0 messages waiting, 0 in flight; dead-letter queue marketplace-events-dlq after 5 receives\nok    queue calls: ReceiveMessage, DeleteMessage and ChangeMessageVisibility allowed\n"),
+        "{out}"
+    );
+
+    // A message waiting: it is not received (that would count towards its redrive limit).
+    sqs.send_message()
+        .queue_url(&queue)
+        .message_body("{}")
+        .send()
+        .await
+        .unwrap();
+    let (code, out) = run(crate::common::fake_slack::APP_TOKEN, queue.clone()).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("ok    queue: marketplace-events: 1 messages waiting, 0 in flight; dead-letter queue marketplace-events-dlq after 5 receives\nok    queue calls: DeleteMessage and ChangeMessageVisibility allowed; ReceiveMessage not tried"), "{out}");
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let message = &received.messages.unwrap()[0];
+    assert_eq!(
+        message
+            .attributes
+            .as_ref()
+            .unwrap()
+            .get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+            .map(String::as_str),
+        Some("1"),
+        "check received nothing"
+    );
+
+    let (code, out) = run("xapp-wrong", format!("{queue}-gone")).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAIL  socket mode: apps.connections.open refused SLACK_APP_TOKEN: `invalid_auth`\n      fix: Set SLACK_APP_TOKEN to the app-level token (xapp-…)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL  queue: marketplace-events-gone: the queue does not exist"),
+        "{out}"
+    );
+    assert!(
+        out.contains("      fix: Set EVENTS_QUEUE_URL to the QueueUrl output of manifest/eventbridge-sqs.yaml"),
+        "{out}"
+    );
+    assert!(!out.contains("xapp-wrong"), "no token in the output: {out}");
 }
 
 #[test]

@@ -173,17 +173,13 @@ async fn a_message_that_is_not_an_event_is_deleted_and_counted() {
     .await;
     queue.send("this is not an EventBridge event").await;
     queue.wait_until_empty(Duration::from_secs(20)).await;
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains(r#"marketplace_activity_events_total{kind="none",result="malformed"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"marketplace_activity_queue_messages_total{outcome="malformed"} 1"#),
         "{metrics}"
     );
     assert!(app.slack.posts().is_empty());
@@ -328,4 +324,44 @@ async fn a_private_deployment_answers_over_socket_mode_and_posts_from_the_queue(
     assert!(app.url.starts_with("http://127.0.0.1:"));
     queue.wait_until_empty(Duration::from_secs(10)).await;
     assert_eq!(slack.posts().len(), 3);
+}
+
+/// `/readyz` says whether the queue is being read, and why not when it isn't (here: a queue
+/// that does not exist); `/metrics` counts the failed receives.
+#[tokio::test]
+async fn readyz_reports_whether_the_queue_is_read() {
+    let queue = Queue::create().await;
+    let app = start_app(
+        queue.options(None),
+        FakeAws::start().await,
+        FakeSlack::start().await,
+    )
+    .await;
+    let ready = app
+        .readyz_until(|r| !r["queue"]["reachable"].is_null())
+        .await;
+    assert_eq!(ready["ready"], true, "{ready}");
+    assert_eq!(ready["queue"]["reachable"], true, "{ready}");
+    assert_eq!(ready["queue"]["problem"], Value::Null, "{ready}");
+    drop(app);
+
+    let gone = format!("{}-deleted", queue.url);
+    let mut options = queue.options(None);
+    options.notify.as_mut().unwrap().queue_url = Some(gone);
+    let app = start_app(options, FakeAws::start().await, FakeSlack::start().await).await;
+    let ready = app.readyz_until(|r| r["queue"]["reachable"] == false).await;
+    assert_eq!(ready["queue"]["reachable"], false, "{ready}");
+    let problem = ready["queue"]["problem"].as_str().unwrap_or_default();
+    assert!(
+        problem.contains("NonExistentQueue") || problem.contains("does not exist"),
+        "{ready}"
+    );
+    assert_eq!(ready["ready"], true, "the HTTP routes still work: {ready}");
+    let metrics = app.metrics_text().await;
+    let failures: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("marketplace_activity_queue_receive_failures_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(failures >= 1, "{metrics}");
 }

@@ -265,3 +265,70 @@ async fn shutdown_closes_the_connections_and_ends_their_tasks() {
         .expect("shutdown within the drain budget");
     assert_eq!(app.slack.socket.opens(), 2, "no reconnection on shutdown");
 }
+
+/// `/readyz` and `/metrics` say how many connections are open; after Slack's `link_disabled`
+/// (Socket Mode turned off in the app's settings) `/readyz` says so and what to do, and the app
+/// does not hammer `apps.connections.open`: it tries again only after the longest backoff.
+#[tokio::test]
+async fn readyz_and_metrics_report_the_connections_and_link_disabled() {
+    let slack = FakeSlack::start().await;
+    slack.socket.script(vec![
+        vec![
+            Step::AwaitConnections(2),
+            Step::Pause(Duration::from_secs(30)),
+        ],
+        vec![
+            Step::Send(slash_command("e-1", "help", &slack.response_url("x"))),
+            Step::AwaitAck,
+            Step::Pause(Duration::from_secs(30)),
+        ],
+    ]);
+    let mut app = start(slack.clone(), SocketOptions::default()).await;
+    app.slack
+        .socket
+        .wait_until("the envelope acknowledged", Duration::from_secs(10), |s| {
+            s.acks().iter().any(|a| a.envelope_id == "e-1")
+        })
+        .await;
+    let ready = app.readyz().await;
+    assert_eq!(
+        ready["socket_mode"],
+        json!({"connections": 2, "wanted": 2, "problem": null}),
+        "{ready}"
+    );
+    let metrics = app.metrics_text().await;
+    for line in [
+        "marketplace_activity_socket_mode_connections 2",
+        r#"marketplace_activity_socket_mode_connects_total{outcome="ok"} 2"#,
+        r#"marketplace_activity_socket_mode_envelopes_total{kind="slash_commands"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    app.shutdown().await;
+
+    // Socket Mode turned off: Slack says link_disabled and closes.
+    let slack = FakeSlack::start().await;
+    slack.socket.script(vec![vec![
+        Step::Send(json!({"type": "disconnect", "reason": "link_disabled"})),
+        Step::Close,
+    ]]);
+    let options = SocketOptions {
+        connections: 1,
+        backoff_max: Duration::from_secs(60),
+        ..SocketOptions::default()
+    };
+    let mut app = start(slack.clone(), options).await;
+    let ready = app
+        .readyz_until(|r| r["socket_mode"]["problem"].is_string())
+        .await;
+    let problem = ready["socket_mode"]["problem"].as_str().unwrap_or_default();
+    assert!(
+        problem.contains("link_disabled") && problem.contains("Turn it on"),
+        "{ready}"
+    );
+    assert_eq!(ready["socket_mode"]["connections"], 0, "{ready}");
+    // Before the fix it reconnected at once (50 ms backoff), again and again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.slack.socket.opens(), 1, "no reconnection storm");
+    app.shutdown().await;
+}

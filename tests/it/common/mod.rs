@@ -89,6 +89,7 @@ pub struct SocketOptions {
     pub connections: usize,
     pub stale_after: Duration,
     pub backoff_first: Duration,
+    pub backoff_max: Duration,
 }
 
 impl Default for SocketOptions {
@@ -97,6 +98,7 @@ impl Default for SocketOptions {
             connections: 2,
             stale_after: Duration::from_secs(30),
             backoff_first: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(120),
         }
     }
 }
@@ -212,6 +214,7 @@ pub async fn start_app(options: Options, cloudtrail: FakeAws, slack: FakeSlack) 
         settings.connections = s.connections;
         settings.stale_after = s.stale_after;
         settings.backoff_first = s.backoff_first;
+        settings.backoff_max = s.backoff_max;
         settings
     });
     let sdk = sdk_config(&cloudtrail.url).await;
@@ -289,6 +292,43 @@ pub fn command_form(text: &str, response_url: &str, user: &str) -> String {
 }
 
 impl TestApp {
+    /// What `/readyz` answers now.
+    pub async fn readyz(&self) -> Value {
+        self.http
+            .get(format!("{}/readyz", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// `/readyz` until `done` holds for it (at most 5 s), then its last answer.
+    pub async fn readyz_until(&self, done: impl Fn(&Value) -> bool) -> Value {
+        let mut ready = self.readyz().await;
+        for _ in 0..250 {
+            if done(&ready) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            ready = self.readyz().await;
+        }
+        ready
+    }
+
+    /// What `/metrics` shows now.
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Sends `text` as user U0001, signed; returns the status and the acknowledgement body.
     pub async fn command(&self, text: &str) -> (u16, Value) {
         self.command_as(text, "U0001", "cmd").await

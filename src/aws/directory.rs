@@ -48,6 +48,8 @@ struct Inner {
     explicit: Vec<Account>,
     organization: Option<(Organization, OrganizationSettings)>,
     sts: Sts,
+    /// The account the app runs in, asked once: read with the app's own credentials.
+    own_account: tokio::sync::OnceCell<Option<String>>,
     listing: Mutex<Listing>,
     /// One listing at a time; held across ListAccounts (a tokio lock).
     listing_now: tokio::sync::Mutex<()>,
@@ -96,6 +98,7 @@ impl Directory {
                 explicit,
                 organization,
                 sts,
+                own_account: tokio::sync::OnceCell::new(),
                 listing: Mutex::new(listing),
                 listing_now: tokio::sync::Mutex::new(()),
             }),
@@ -159,6 +162,12 @@ impl Directory {
             });
         };
         let listed = organization.active_accounts().await?;
+        let own = self
+            .inner
+            .own_account
+            .get_or_init(|| self.inner.sts.own_account())
+            .await
+            .clone();
         let mut listing = lock(&self.inner.listing);
         let mut members = Vec::with_capacity(listed.len() + self.inner.explicit.len());
         let mut known = HashMap::new();
@@ -174,6 +183,14 @@ impl Directory {
                 Some(written) => Account {
                     alias: written.alias.clone().or_else(|| found.name.clone()),
                     ..written.clone()
+                },
+                // The account the app runs in (the management account, where a service-managed
+                // StackSet puts no member role) is read with the app's own credentials.
+                None if own.as_deref() == Some(found.id.as_str()) => Account {
+                    id: Some(found.id.clone()),
+                    alias: found.name.clone(),
+                    role_arn: None,
+                    external_id: None,
                 },
                 None => Account {
                     id: Some(found.id.clone()),

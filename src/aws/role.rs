@@ -41,6 +41,20 @@ impl Sts {
             in_flight: Arc::new(Semaphore::new(ASSUME_ROLE_IN_FLIGHT)),
         }
     }
+
+    /// The account of the app's own credentials (GetCallerIdentity, which needs no
+    /// permission: <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html>),
+    /// or none when STS can't say.
+    pub async fn own_account(&self) -> Option<String> {
+        match self.client.get_caller_identity().send().await {
+            Ok(out) => out.account().map(str::to_owned),
+            Err(e) => {
+                let sorted = LookupError::from_sdk(&e);
+                tracing::debug!(error = %sorted, detail = %sorted.detail(), "GetCallerIdentity failed");
+                None
+            }
+        }
+    }
 }
 
 /// One role in one account, and its credentials once assumed.

@@ -581,3 +581,30 @@ async fn query_text_over_many_accounts_lists_those_with_activity_and_sums_up_fai
         "only accounts with activity, the most recent first: {stdout}"
     );
 }
+
+#[tokio::test]
+async fn the_account_the_app_runs_in_is_read_with_its_own_credentials() {
+    use crate::common::fake_aws::OWN_ACCOUNT;
+    let fake = FakeAws::start().await;
+    fake.add_org_account(OWN_ACCOUNT, "Management", "ACTIVE");
+    fake.add_org_account(&id(1), &name(1), "ACTIVE");
+    // Seen through the app's own credentials (not an assumed role's).
+    let mut bought = purchase(1, 9, 20);
+    bought["userIdentity"]["accountId"] = json!(OWN_ACCOUNT);
+    bought["recipientAccountId"] = json!(OWN_ACCOUNT);
+    fake.add_records("us-east-1", [bought]);
+    fake.add_account_records(&id(1), "us-east-1", [purchase(1, 0, 10)]);
+    let app = start_app(org_app(32), fake, FakeSlack::start().await).await;
+    app.command("").await;
+    let text = visible_text(&app.answer().await);
+    assert!(text.contains("2 purchases"), "{text}");
+    assert!(
+        text.contains(&format!("Management ({OWN_ACCOUNT})")),
+        "{text}"
+    );
+    assert_eq!(
+        app.cloudtrail.assume_role_calls(),
+        [role(1)],
+        "no role assumed in the app's own account"
+    );
+}

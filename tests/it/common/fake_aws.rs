@@ -568,8 +568,19 @@ fn list_accounts(inner: &Mutex<Inner>, body: &[u8]) -> Response {
         .into_response()
 }
 
+/// The account of the tests' own credentials (`AKIDTEST`), as GetCallerIdentity says.
+pub const OWN_ACCOUNT: &str = "999999999999";
+
 fn sts(inner: &Mutex<Inner>, body: &[u8]) -> Response {
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    if form.get("Action").map(String::as_str) == Some("GetCallerIdentity") {
+        let xml = format!(
+            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
+<Arn>arn:aws:iam::{OWN_ACCOUNT}:user/app</Arn><UserId>AIDAFAKE</UserId><Account>{OWN_ACCOUNT}</Account>\
+</GetCallerIdentityResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+        );
+        return ([("content-type", "text/xml")], xml).into_response();
+    }
     let role = form.get("RoleArn").cloned().unwrap_or_default();
     let mut inner = inner.lock().unwrap();
     inner.assume_role_calls.push(role.clone());

@@ -221,9 +221,13 @@ impl LookupError {
             Self::BadAnswer(_) => "CloudTrail answered with something the app could not read (not its API's answer)".into(),
             Self::Service { code, .. } => format!("CloudTrail refused the request ({code})"),
             Self::Other(_) => "The lookup failed for a reason the app does not recognise".into(),
-            Self::Organization(inner) => match **inner {
+            Self::Organization(inner) => match &**inner {
                 Self::AccessDenied(_) => "AWS denied listing the organization's accounts (organizations:ListAccounts)".into(),
-                _ => format!("Could not list the organization's accounts ({})", inner.to_string().trim_end_matches('.')),
+                Self::Unreachable(_) => "Could not reach AWS Organizations to list the organization's accounts".into(),
+                Self::Timeout => "AWS Organizations did not answer in time".into(),
+                Self::Service { code, .. } => format!("AWS Organizations refused to list the organization's accounts ({code})"),
+                Self::NoCredentials(_) | Self::BadCredentials(_) => inner.cause(),
+                _ => "Could not list the organization's accounts".into(),
             },
         }
     }

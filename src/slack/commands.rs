@@ -145,7 +145,7 @@ async fn answer(state: SlackState, command: SlashCommand, query: Query, window: 
     let shown = AtomicU32::new(0);
     let report = tokio::select! {
         report = lookup => report,
-        () = show_progress(&state, &command, &label, seen, &shown) => unreachable!("progress never ends"),
+        never = show_progress(&state, &command, &label, seen, &shown) => match never {},
     };
     let progress_shown = shown.load(Ordering::Relaxed);
     let message = match report {
@@ -198,7 +198,7 @@ async fn show_progress(
     label: &str,
     seen: watch::Receiver<ReadSoFar>,
     shown: &AtomicU32,
-) {
+) -> std::convert::Infallible {
     tokio::time::sleep(PROGRESS_AFTER).await;
     let mut last = None;
     loop {

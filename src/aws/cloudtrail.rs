@@ -1,5 +1,7 @@
-//! CloudTrail LookupEvents for agreement activity: every page, every region, paced under
-//! CloudTrail's 2 requests per second per account and region.
+//! CloudTrail LookupEvents for agreement activity: every page, every account × region, a
+//! bounded number of pairs at once, each paced under CloudTrail's 2 requests per second per
+//! account and region
+//! (<https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html>).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -135,16 +137,6 @@ impl Intercept for AttemptCounter {
 }
 
 impl CloudTrail {
-    /// CloudTrail for the app's own account in `regions` (the tests' and the demo's way).
-    pub fn new(sdk: &aws_config::SdkConfig, regions: &[String], metrics: &Metrics) -> Self {
-        Self::for_directory(
-            Directory::new(sdk, Vec::new(), None),
-            regions,
-            DEFAULT_IN_FLIGHT,
-            metrics,
-        )
-    }
-
     /// CloudTrail in every account of `directory` × `regions`, at most `in_flight` pairs at once.
     pub fn for_directory(
         directory: Directory,

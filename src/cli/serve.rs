@@ -7,6 +7,8 @@ use crate::startup::{open_state, shutdown_signal, Application};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
+    // Before the port opens: a SIGTERM from then on is a clean stop.
+    let stop = shutdown_signal();
     let sdk = sdk_config_loader().load().await;
     let metrics = Metrics::new();
     let aws = connect(&sdk, &settings.scope(), &metrics);
@@ -28,7 +30,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .await?
     .with_queue_client(crate::notify::queue::client(&sdk));
     tracing::info!(addr = %app.local_addr(), source = %source.describe(), "listening");
-    app.run_until_stopped(shutdown_signal()).await?;
+    app.run_until_stopped(stop).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -27,7 +27,8 @@ WORKDIR /src
 # LLD, which rustc uses for x86_64 Linux since 1.90 (this crate needs 1.94): identical code
 # folding (Rust does not promise distinct function addresses) and RELR, the packed form of the
 # position-independent binary's relocations (glibc 2.36 applies them, also in a static PIE).
-# See <https://lld.llvm.org/> (`ld.lld --help`) and
+# For an arm64 image, where rustc calls the system's linker (GNU ld has no --icf), drop
+# `--icf=all` from RUSTFLAGS. See <https://lld.llvm.org/> (`ld.lld --help`) and
 # <https://doc.rust-lang.org/rustc/codegen-options/index.html#link-arg>.
 ENV RUSTFLAGS="-C target-feature=+crt-static -C link-arg=-Wl,--icf=all -C link-arg=-Wl,-z,pack-relative-relocs"
 

@@ -1,7 +1,7 @@
 //! Prometheus metrics, served at `GET /metrics` (OpenMetrics text). One registry per
 //! application instance, so tests that run several apps in one process don't share counts.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -73,10 +73,25 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 13))
 }
 
-/// Every metric the service exports. Cheap to clone: the families share their storage.
+/// Every metric the service exports. Cheap to clone: one reference count (axum clones the
+/// states that hold it several times per request), and the families share their storage.
 #[derive(Clone)]
-pub struct Metrics {
-    registry: Arc<Registry>,
+pub struct Metrics(Arc<MetricSet>);
+
+impl std::ops::Deref for Metrics {
+    type Target = MetricSet;
+
+    fn deref(&self) -> &MetricSet {
+        &self.0
+    }
+}
+
+/// The metrics themselves, reached through [`Metrics`].
+pub struct MetricSet {
+    registry: Registry,
+    /// Handles into `http_requests` by route and status, so counting a request takes neither an
+    /// allocation nor a hash of its labels: a few routes times a few statuses.
+    http_seen: RwLock<Vec<(Box<str>, u16, Counter)>>,
     pub http_requests: Family<HttpLabels, Counter>,
     pub signature_failures: Counter,
     pub cloudtrail_attempts: Family<AttemptLabels, Counter>,
@@ -208,8 +223,9 @@ impl Metrics {
             "SQS ReceiveMessage calls that failed",
             queue_receive_failures.clone(),
         );
-        Self {
-            registry: Arc::new(registry),
+        Self(Arc::new(MetricSet {
+            registry,
+            http_seen: RwLock::default(),
             http_requests,
             signature_failures,
             cloudtrail_attempts,
@@ -225,7 +241,7 @@ impl Metrics {
             socket_connects,
             queue_messages,
             queue_receive_failures,
-        }
+        }))
     }
 
     /// The OpenMetrics text exposition.
@@ -234,6 +250,31 @@ impl Metrics {
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// Counts a request answered on `route` (a route pattern, or `unmatched`) with `status`.
+    pub fn http_request(&self, route: &str, status: u16) {
+        let seen = |list: &[(Box<str>, u16, Counter)]| {
+            list.iter()
+                .find(|(r, s, _)| *s == status && **r == *route)
+                .map(|(_, _, counter)| counter.clone())
+        };
+        let known = seen(&read(&self.http_seen));
+        let counter = known.unwrap_or_else(|| {
+            let mut list = write(&self.http_seen);
+            seen(&list).unwrap_or_else(|| {
+                let counter = self
+                    .http_requests
+                    .get_or_create(&HttpLabels {
+                        route: route.to_owned(),
+                        status,
+                    })
+                    .clone();
+                list.push((route.into(), status, counter.clone()));
+                counter
+            })
+        });
+        counter.inc();
     }
 
     /// Counts an incoming event. `kind` comes from a fixed set (see [`EventLabels`]).
@@ -256,6 +297,17 @@ impl Metrics {
     }
 }
 
+/// A poisoned lock still holds a usable list (a push is the only write).
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -269,6 +321,26 @@ mod tests {
             .filter_map(|line| line.strip_prefix("marketplace_activity_events_total{kind=\""))
             .filter_map(|rest| rest.split_once('"').map(|(kind, _)| kind.to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn requests_are_counted_by_route_and_status() {
+        let metrics = Metrics::new();
+        for _ in 0..3 {
+            metrics.http_request("/slack/commands", 200);
+        }
+        metrics.http_request("/slack/commands", 401);
+        metrics.http_request("unmatched", 200);
+        let clone = metrics.clone();
+        clone.http_request("/slack/commands", 200);
+        let text = metrics.render();
+        for line in [
+            r#"marketplace_activity_http_requests_total{route="/slack/commands",status="200"} 4"#,
+            r#"marketplace_activity_http_requests_total{route="/slack/commands",status="401"} 1"#,
+            r#"marketplace_activity_http_requests_total{route="unmatched",status="200"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 
     #[test]

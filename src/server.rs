@@ -28,15 +28,14 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
@@ -212,12 +211,12 @@ pub async fn serve(
         }
         let _ = stream.set_nodelay(true);
         let (slot, evict) = open.add();
-        let id = slot.id;
+        let activity = slot.activity.clone();
         let service = {
             let open = open.clone();
             let router = router.clone();
             hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-                let in_progress = open.request_started(id);
+                let in_progress = open.request_started(&activity);
                 let mut router = router.clone();
                 async move {
                     // A Router is always ready; asking first is the `Service` contract.
@@ -321,11 +320,23 @@ impl Throttled {
 }
 
 /// The open connections and whether each has a request in progress.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Connections {
     inner: Arc<Mutex<Table>>,
     /// Signalled when a connection closes or its request finishes: room may be made.
     changed: Arc<Notify>,
+    /// What [`Activity::waiting_since`] counts from.
+    started: Instant,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            changed: Arc::default(),
+            started: Instant::now(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -335,11 +346,30 @@ struct Table {
 }
 
 struct Slot {
-    /// Requests whose response is not yet fully sent.
-    in_progress: usize,
-    /// Since when it has had no request in progress: accepted, or its last response sent.
-    waiting_since: Instant,
+    activity: Arc<Activity>,
     evict: CancellationToken,
+}
+
+/// A connection's requests in progress, kept by the connection's own service without taking
+/// the table's lock (a request starts and ends without touching anything another connection
+/// uses, except `changed`).
+struct Activity {
+    /// Requests whose response is not yet fully sent; [`EVICTED`] set once the connection is
+    /// chosen for eviction (only ever from 0, so never while a request is in progress).
+    in_progress: AtomicUsize,
+    /// Since when it has had no request in progress (accepted, or its last response sent), in
+    /// nanoseconds from [`Connections::started`].
+    waiting_since: AtomicU64,
+    changed: Arc<Notify>,
+    started: Instant,
+}
+
+const EVICTED: usize = 1 << (usize::BITS - 1);
+
+impl Activity {
+    fn now(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
 }
 
 impl Connections {
@@ -353,11 +383,19 @@ impl Connections {
         let id = table.next_id;
         table.next_id += 1;
         let evict = CancellationToken::new();
+        let activity = Arc::new(Activity {
+            in_progress: AtomicUsize::new(0),
+            waiting_since: AtomicU64::new(0),
+            changed: self.changed.clone(),
+            started: self.started,
+        });
+        activity
+            .waiting_since
+            .store(activity.now(), Ordering::Relaxed);
         table.open.insert(
             id,
             Slot {
-                in_progress: 0,
-                waiting_since: Instant::now(),
+                activity: activity.clone(),
                 evict: evict.clone(),
             },
         );
@@ -365,6 +403,7 @@ impl Connections {
             Place {
                 open: self.clone(),
                 id,
+                activity,
             },
             evict,
         )
@@ -380,28 +419,36 @@ impl Connections {
     /// when every connection has one.
     fn evict_longest_waiting(&self) -> bool {
         let mut table = lock(&self.inner);
-        let Some(id) = table
-            .open
-            .iter()
-            .filter(|(_, s)| s.in_progress == 0)
-            .min_by_key(|(_, s)| s.waiting_since)
-            .map(|(id, _)| *id)
-        else {
-            return false;
-        };
-        if let Some(slot) = table.open.remove(&id) {
-            slot.evict.cancel();
+        loop {
+            let Some(id) = table
+                .open
+                .iter()
+                .filter(|(_, s)| s.activity.in_progress.load(Ordering::Acquire) == 0)
+                .min_by_key(|(_, s)| s.activity.waiting_since.load(Ordering::Acquire))
+                .map(|(id, _)| *id)
+            else {
+                return false;
+            };
+            let slot = &table.open[&id];
+            // A request may have started since the scan: then look again.
+            if slot
+                .activity
+                .in_progress
+                .compare_exchange(0, EVICTED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                if let Some(slot) = table.open.remove(&id) {
+                    slot.evict.cancel();
+                }
+                return true;
+            }
         }
-        true
     }
 
-    fn request_started(&self, id: u64) -> InProgress {
-        if let Some(slot) = lock(&self.inner).open.get_mut(&id) {
-            slot.in_progress += 1;
-        }
+    fn request_started(&self, activity: &Arc<Activity>) -> InProgress {
+        activity.in_progress.fetch_add(1, Ordering::AcqRel);
         InProgress {
-            open: self.clone(),
-            id,
+            activity: activity.clone(),
         }
     }
 }
@@ -410,6 +457,7 @@ impl Connections {
 struct Place {
     open: Connections,
     id: u64,
+    activity: Arc<Activity>,
 }
 
 impl Drop for Place {
@@ -420,20 +468,15 @@ impl Drop for Place {
 
 /// A request in progress on a connection, from its head to the end of its response.
 struct InProgress {
-    open: Connections,
-    id: u64,
+    activity: Arc<Activity>,
 }
 
 impl Drop for InProgress {
     fn drop(&mut self) {
-        let mut table = lock(&self.open.inner);
-        if let Some(slot) = table.open.get_mut(&self.id) {
-            slot.in_progress = slot.in_progress.saturating_sub(1);
-            if slot.in_progress == 0 {
-                slot.waiting_since = Instant::now();
-                drop(table);
-                self.open.changed.notify_one();
-            }
+        let a = &self.activity;
+        if a.in_progress.fetch_sub(1, Ordering::AcqRel) == 1 {
+            a.waiting_since.store(a.now(), Ordering::Release);
+            a.changed.notify_one();
         }
     }
 }
@@ -465,45 +508,68 @@ impl HttpBody for UntilSent {
     }
 }
 
-/// Middleware: the whole request body must arrive within `limit` of the headers, else the
-/// answer is 408 and the connection is closed. Route body limits (`DefaultBodyLimit`) still
-/// apply inside it and answer 413.
-pub async fn body_deadline(
-    State(limit): State<Duration>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if request.body().is_end_stream() {
-        return next.run(request).await;
+/// The whole request body must arrive within `limit` of the headers, else the answer is 408 and
+/// the connection is closed. Route body limits (`DefaultBodyLimit`) still apply inside it and
+/// answer 413. [`BodyDeadline::start`] wraps the request's body before the route runs;
+/// [`BodyDeadline::answer`] turns the route's response into the 408 when the body was late.
+/// (`startup` applies it to every route, inside the request counter, so the 408 is counted.)
+pub struct BodyDeadline {
+    limit: Duration,
+    expired: Option<Arc<AtomicBool>>,
+}
+
+impl BodyDeadline {
+    pub fn start(request: Request, limit: Duration) -> (Request, Self) {
+        if request.body().is_end_stream() {
+            return (
+                request,
+                Self {
+                    limit,
+                    expired: None,
+                },
+            );
+        }
+        let expired = Arc::new(AtomicBool::new(false));
+        let at = Instant::now() + limit;
+        let request = request.map(|body| {
+            Body::new(Deadline {
+                body,
+                at,
+                sleep: None,
+                expired: expired.clone(),
+            })
+        });
+        let deadline = Self {
+            limit,
+            expired: Some(expired),
+        };
+        (request, deadline)
     }
-    let expired = Arc::new(AtomicBool::new(false));
-    let request = request.map(|body| {
-        Body::new(Deadline {
-            body,
-            deadline: Box::pin(tokio::time::sleep(limit)),
-            expired: expired.clone(),
-        })
-    });
-    let response = next.run(request).await;
-    if expired.load(Ordering::SeqCst) {
+
+    pub fn answer(self, response: Response) -> Response {
+        if !self.expired.is_some_and(|e| e.load(Ordering::SeqCst)) {
+            return response;
+        }
         tracing::info!(
-            limit_secs = limit.as_secs_f64(),
+            limit_secs = self.limit.as_secs_f64(),
             "request body not received in time"
         );
-        return (
+        (
             StatusCode::REQUEST_TIMEOUT,
             [(header::CONNECTION, "close")],
             "the request body did not arrive in time\n",
         )
-            .into_response();
+            .into_response()
     }
-    response
 }
 
-/// A request body that fails once its deadline passes while it waits for more data.
+/// A request body that fails once its deadline passes while it waits for more data. The timer
+/// is set only when the body first has to wait: a body that came with its headers (most do)
+/// costs none.
 struct Deadline {
     body: Body,
-    deadline: Pin<Box<Sleep>>,
+    at: Instant,
+    sleep: Option<Pin<Box<Sleep>>>,
     expired: Arc<AtomicBool>,
 }
 
@@ -521,7 +587,14 @@ impl HttpBody for Deadline {
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let this = self.get_mut();
         match Pin::new(&mut this.body).poll_frame(cx) {
-            Poll::Pending if this.deadline.as_mut().poll(cx).is_ready() => {
+            Poll::Pending
+                if this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(this.at)))
+                    .as_mut()
+                    .poll(cx)
+                    .is_ready() =>
+            {
                 this.expired.store(true, Ordering::SeqCst);
                 Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut))))
             }
@@ -572,7 +645,7 @@ mod tests {
         tokio::time::advance(Duration::from_secs(1)).await;
         let (_c, evict_c) = open.add();
         // `a` is oldest but busy; `b` then waits longest.
-        let busy = open.request_started(a.id);
+        let busy = open.request_started(&a.activity);
         assert!(open.evict_longest_waiting());
         assert!(evict_b.is_cancelled() && !evict_a.is_cancelled());
         assert_eq!(open.len(), 2);
@@ -583,7 +656,7 @@ mod tests {
         drop(busy);
         assert!(open.evict_longest_waiting());
         assert!(evict_c.is_cancelled() && !evict_a.is_cancelled());
-        let _busy = open.request_started(a.id);
+        let _busy = open.request_started(&a.activity);
         assert!(
             !open.evict_longest_waiting(),
             "a request in progress is never evicted"

@@ -2,10 +2,13 @@
 //! through `response_url` from a tracked background task.
 //! See <https://api.slack.com/interactivity/slash-commands>.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use axum::body::Bytes;
+
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tracing::Instrument;
@@ -50,7 +53,9 @@ pub async fn handle(State(state): State<SlackState>, request: SlackRequest) -> R
             return (StatusCode::BAD_REQUEST, format!("not a slash command: {e}")).into_response();
         }
     };
-    Json(run(state, command, request.received_at).await).into_response()
+    run(state, command, request.received_at)
+        .await
+        .into_response()
 }
 
 /// Everything after verification, shared by the HTTP route and Socket Mode
@@ -61,7 +66,7 @@ pub async fn run(
     state: SlackState,
     command: SlashCommand,
     now: chrono::DateTime<chrono::Utc>,
-) -> Message {
+) -> Immediate {
     let span = tracing::info_span!(
         "slash_command",
         team = %command.team_id,
@@ -76,25 +81,25 @@ async fn admit(
     state: SlackState,
     command: SlashCommand,
     now: chrono::DateTime<chrono::Utc>,
-) -> Message {
+) -> Immediate {
     if !state
         .access
         .allows(&command.team_id, &command.channel_id, &command.user_id)
     {
         tracing::info!("refused: caller not on the allow-lists");
-        return render::refused();
+        return Immediate::Message(render::refused());
     }
     let query = match Command::parse(&command.text) {
-        Ok(Command::Help) => return render::usage(),
+        Ok(Command::Help) => return Immediate::Usage,
         Ok(Command::Report(query)) => query,
         Err(e) => {
             tracing::info!(text = %command.text, error = %e, "command not understood");
-            return render::command_error(&e);
+            return Immediate::Message(render::command_error(&e));
         }
     };
     let window = match query.window.resolve(now) {
         Ok(w) => w,
-        Err(e) => return render::bad_window(&command.text, &e),
+        Err(e) => return Immediate::Message(render::bad_window(&command.text, &e)),
     };
     if let Some(word) = &query.account {
         let accounts = state.reports.accounts();
@@ -102,15 +107,15 @@ async fn admit(
         // it and says what it found.
         let unlisted = state.reports.is_organization() && accounts.is_empty();
         if !unlisted && !accounts.iter().any(|a| a.matches(word)) {
-            return render::unknown_account(word, &accounts);
+            return Immediate::Message(render::unknown_account(word, &accounts));
         }
     }
     if query.csv && state.slack_api.is_none() {
-        return render::csv_needs_bot_token();
+        return Immediate::Message(render::csv_needs_bot_token());
     }
     let Ok(slot) = state.answer_slots.clone().try_acquire_owned() else {
         tracing::warn!("refused: too many answers already being prepared");
-        return render::too_busy();
+        return Immediate::Message(render::too_busy());
     };
     tracing::info!(window = %window.label, share = query.share, account = ?query.account, csv = query.csv, "looking up");
     let looking_up = render::looking_up(&window);
@@ -123,7 +128,45 @@ async fn admit(
         }
         .in_current_span(),
     );
-    looking_up
+    Immediate::Message(looking_up)
+}
+
+/// A command's immediate (ephemeral) answer.
+pub enum Immediate {
+    /// The usage (`help`): the same every time, so serialised once ([`USAGE_JSON`]).
+    Usage,
+    Message(Message),
+}
+
+/// `help`'s answer as `Json(render::usage())` writes it; `None` only if serialising failed,
+/// which a `Message` (strings and enums) cannot, and then each answer is serialised anew.
+static USAGE_JSON: LazyLock<Option<Bytes>> =
+    LazyLock::new(|| serde_json::to_vec(&render::usage()).ok().map(Bytes::from));
+
+impl Immediate {
+    /// The message itself, for Socket Mode's acknowledgement payload or `response_url`.
+    pub fn into_message(self) -> Message {
+        match self {
+            Immediate::Usage => render::usage(),
+            Immediate::Message(message) => message,
+        }
+    }
+}
+
+impl IntoResponse for Immediate {
+    fn into_response(self) -> Response {
+        match (self, USAGE_JSON.as_ref()) {
+            (Immediate::Usage, Some(json)) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                json.clone(),
+            )
+                .into_response(),
+            (immediate, _) => Json(immediate.into_message()).into_response(),
+        }
+    }
 }
 
 /// Looks up, renders and delivers the answer. The lookup is bounded by the query timeout, so
@@ -262,5 +305,20 @@ async fn export_csv(state: &SlackState, command: &SlashCommand, report: &Report)
                 _ => CsvExport::Failed,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_rendered_usage_is_what_json_would_answer() {
+        let ours = Immediate::Usage.into_response();
+        let json = Json(render::usage()).into_response();
+        assert_eq!(ours.status(), json.status());
+        assert_eq!(ours.headers(), json.headers());
+        let body = |r: Response| axum::body::to_bytes(r.into_body(), usize::MAX);
+        assert_eq!(body(ours).await.unwrap(), body(json).await.unwrap());
     }
 }

@@ -39,9 +39,27 @@ use tokio_util::task::TaskTracker;
 use crate::aws::reports::Reporter;
 use crate::metrics::Metrics;
 
-/// What the Slack routes need, built once at start-up. Cheap to clone.
+/// What the Slack routes need, built once at start-up. Cheap to clone: one reference count
+/// (axum clones a route's state several times per request).
 #[derive(Clone)]
-pub struct SlackState {
+pub struct SlackState(Arc<SlackContext>);
+
+impl SlackState {
+    pub fn new(context: SlackContext) -> Self {
+        Self(Arc::new(context))
+    }
+}
+
+impl std::ops::Deref for SlackState {
+    type Target = SlackContext;
+
+    fn deref(&self) -> &SlackContext {
+        &self.0
+    }
+}
+
+/// The fields of [`SlackState`].
+pub struct SlackContext {
     pub signing: Arc<signature::SigningSecrets>,
     /// Signatures already accepted (replays are refused).
     pub replays: Arc<request::Replays>,

@@ -106,14 +106,10 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let headers = request.headers();
-        let owned = |name| {
-            headers
-                .get(name)
-                .map(|v: &header::HeaderValue| v.as_bytes().to_vec())
-        };
+        // Kept past the body read; a header value shares the request's buffer, so no copy.
         let (timestamp, signature) = (
-            owned("x-slack-request-timestamp"),
-            owned("x-slack-signature"),
+            headers.get("x-slack-request-timestamp").cloned(),
+            headers.get("x-slack-signature").cloned(),
         );
         let form = headers
             .get(header::CONTENT_TYPE)
@@ -128,19 +124,19 @@ where
             .map_err(|e| Refused::Body(e.into_response()))?;
         let now = chrono::Utc::now();
         let verifier = Verifier::from_ref(state);
-        if let Err(reason) = verifier.secrets.verify(
-            timestamp.as_deref(),
-            signature.as_deref(),
-            &body,
-            now.timestamp(),
-        ) {
+        let timestamp = timestamp.as_ref().map(header::HeaderValue::as_bytes);
+        let signature = signature.as_ref().map(header::HeaderValue::as_bytes);
+        if let Err(reason) = verifier
+            .secrets
+            .verify(timestamp, signature, &body, now.timestamp())
+        {
             verifier.failures.inc();
             tracing::warn!(%reason, "refused slash command: bad signature");
             return Err(Refused::Signature);
         }
         if !verifier
             .seen
-            .first_time(signature.as_deref().unwrap_or_default(), now.timestamp())
+            .first_time(signature.unwrap_or_default(), now.timestamp())
         {
             verifier.failures.inc();
             tracing::warn!("refused Slack request: a replay of a request already accepted");

@@ -78,10 +78,11 @@ impl SigningSecrets {
         if skew.saturating_abs() > MAX_SKEW_SECS {
             return Err(SignatureError::Stale(skew));
         }
-        let expected = signature
+        let mut expected = [0u8; 32];
+        signature
             .strip_prefix(b"v0=")
             .filter(|hex| hex.len() == 64)
-            .and_then(|hex| hex::decode(hex).ok())
+            .and_then(|hex| hex::decode_to_slice(hex, &mut expected).ok())
             .ok_or(SignatureError::Malformed)?;
         let matches = self.0.iter().any(|secret| {
             let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())

@@ -657,8 +657,9 @@ async fn handle(shared: &Shared, id: &str, envelope: Envelope) -> String {
                 }
             };
             let response_url = command.response_url.clone();
-            let message =
-                super::commands::run(shared.state.clone(), command, chrono::Utc::now()).await;
+            let message = super::commands::run(shared.state.clone(), command, chrono::Utc::now())
+                .await
+                .into_message();
             if envelope.accepts_response_payload {
                 json!({ "envelope_id": id, "payload": message }).to_string()
             } else {

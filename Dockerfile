@@ -27,10 +27,13 @@ WORKDIR /src
 # LLD, which rustc uses for x86_64 Linux since 1.90 (this crate needs 1.94): identical code
 # folding (Rust does not promise distinct function addresses) and RELR, the packed form of the
 # position-independent binary's relocations (glibc 2.36 applies them, also in a static PIE).
-# For an arm64 image, where rustc calls the system's linker (GNU ld has no --icf), drop
-# `--icf=all` from RUSTFLAGS. See <https://lld.llvm.org/> (`ld.lld --help`) and
-# <https://doc.rust-lang.org/rustc/codegen-options/index.html#link-arg>.
-ENV RUSTFLAGS="-C target-feature=+crt-static -C link-arg=-Wl,--icf=all -C link-arg=-Wl,-z,pack-relative-relocs"
+# On arm64 rustc calls the system's linker (GNU ld, which has no --icf), so the flags are set per
+# target: an arm64 build gets the same image without identical code folding. See
+# <https://lld.llvm.org/> (`ld.lld --help`),
+# <https://doc.rust-lang.org/rustc/codegen-options/index.html#link-arg> and
+# <https://doc.rust-lang.org/cargo/reference/config.html#targettriplerustflags>.
+ENV CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static -C link-arg=-Wl,--icf=all -C link-arg=-Wl,-z,pack-relative-relocs" \
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs"
 
 # Dependencies first, in their own layer: editing the app's code doesn't rebuild the AWS SDK.
 # Cargo.toml names the benches, so their (small) sources come along.

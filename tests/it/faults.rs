@@ -407,6 +407,19 @@ impl Binary {
     pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+
+    /// The log once `done` holds for it (its lines arrive through a pipe read by another
+    /// thread, so a line written just before a response may not be here yet), or after 5 s.
+    pub(crate) async fn log_when(&self, done: impl Fn(&str) -> bool) -> String {
+        for _ in 0..250 {
+            let log = self.log();
+            if done(&log) {
+                return log;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.log()
+    }
 }
 
 impl Drop for Binary {
@@ -439,7 +452,9 @@ async fn state_dir_fills_up_while_running() {
     let event = crate::common::fixture("eventbridge-cloudtrail-accept-agreement-request.json");
     let (status, body) = app.send_event(&event).await;
     assert_eq!(status, 503, "{body}");
-    let log = app.log();
+    let log = app
+        .log_when(|l| l.contains("File too large") && l.contains("Check free space"))
+        .await;
     assert!(
         log.contains("File too large") && log.contains("Check free space"),
         "the disk write failed and the log says what to do: {log}"

@@ -16,20 +16,17 @@ mod fake_slack;
 #[allow(dead_code)]
 #[path = "../tests/it/common/fake_socket.rs"]
 mod fake_socket;
+#[path = "support/latency.rs"]
+mod latency;
 
 use std::time::{Duration, Instant};
 
-use aws_config::Region;
-use aws_sdk_cloudtrail::config::Credentials;
-use marketplace_activity::aws::{connect, sdk_config_loader, ActivitySource};
-use marketplace_activity::config::{BotSettings, NotifySettings, ServeSettings, StateSettings};
+use marketplace_activity::aws::{connect, ActivitySource};
+use marketplace_activity::config::{BotSettings, NotifySettings, ServeSettings};
 use marketplace_activity::metrics::Metrics;
 use marketplace_activity::notify::deliver::Routes;
 use marketplace_activity::notify::routes::ApiKeys;
 use marketplace_activity::notify::sns::CertUrlRule;
-use marketplace_activity::server::HttpSettings;
-use marketplace_activity::slack::access::AccessPolicy;
-use marketplace_activity::slack::signature::SigningSecrets;
 use marketplace_activity::slack::web_api::BotToken;
 use marketplace_activity::startup::Application;
 use marketplace_activity::state::{CallCounts, StateStore};
@@ -37,36 +34,10 @@ use serde_json::{json, Value};
 
 const KEY: &str = "measure-events-key";
 
-async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    sdk_config_loader()
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            "AKIDMEASURE",
-            "secret",
-            None,
-            None,
-            "measure",
-        ))
-        .load()
-        .await
-}
-
 /// Starts the app with notifications on, on `store`; returns its `/events` URL.
 async fn app(store: StateStore, aws: &fake_aws::FakeAws, slack: &fake_slack::FakeSlack) -> String {
     let token = BotToken::new(fake_slack::BOT_TOKEN);
     let settings = ServeSettings {
-        listen_addr: "127.0.0.1:0".parse().unwrap(),
-        signing_secrets: SigningSecrets::parse("unused").unwrap(),
-        socket: None,
-        regions: vec!["us-east-1".into()],
-        accounts: Vec::new(),
-        organization: None,
-        lookup_concurrency: marketplace_activity::aws::cloudtrail::DEFAULT_IN_FLIGHT,
-        access: AccessPolicy::default(),
-        query_timeout: Duration::from_secs(60),
-        drain_timeout: Duration::from_secs(5),
-        http: HttpSettings::default(),
         notify: Some(NotifySettings {
             events_keys: ApiKeys::parse(KEY, "x-api-key").unwrap(),
             sns_topic_arns: Vec::new(),
@@ -88,11 +59,10 @@ async fn app(store: StateStore, aws: &fake_aws::FakeAws, slack: &fake_slack::Fak
             token,
             api_url: slack.api_url(),
         }),
-        digest: None,
-        state: StateSettings::Memory,
+        ..latency::settings()
     };
     let metrics = Metrics::new();
-    let config = sdk(&aws.url).await;
+    let config = latency::sdk(&aws.url).await;
     let aws = connect(&config, &settings.scope(), &metrics);
     let source = ActivitySource::CloudTrail(aws.cloudtrail);
     let app = Application::build(settings, source, Some(aws.agreements), metrics, store)
@@ -148,8 +118,7 @@ async fn send(http: &reqwest::Client, url: &str, body: &Value, expect: &str) -> 
 }
 
 fn pct(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i].as_secs_f64() * 1000.0
+    latency::ms(latency::percentile(sorted, p * 100.0))
 }
 
 #[tokio::main]
@@ -182,7 +151,7 @@ async fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let redb = StateStore::open_redb(dir.path()).unwrap();
-    let dynamodb = StateStore::open_dynamodb(&sdk(&moto_url).await, "measure-state")
+    let dynamodb = StateStore::open_dynamodb(&latency::sdk(&moto_url).await, "measure-state")
         .await
         .unwrap();
     let mut sides = Vec::new();

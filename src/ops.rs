@@ -57,7 +57,7 @@ async fn readyz(State(state): State<OpsState>) -> Response {
         report["queue"] = queue.report();
     }
     if let Some((socket, wanted)) = &state.socket {
-        report["socket_mode"] = socket.report(*wanted);
+        report["socket_mode"] = socket.report(state.metrics.socket_connections.get(), *wanted);
     }
     let Some(store) = &state.store else {
         report["state_store"] = json!("off");

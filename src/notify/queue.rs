@@ -45,33 +45,28 @@ pub fn client(sdk: &aws_config::SdkConfig) -> Client {
     Client::from_conf(config)
 }
 
-/// How the queue's reading goes, for `/readyz`: the outcome of the last ReceiveMessage.
+/// How the queue's reading goes, for `/readyz`: the last ReceiveMessage's outcome, when it
+/// came, and the failures in a row up to it (the reading loop's own count).
 #[derive(Default)]
 pub struct QueueStatus {
-    last: Mutex<Option<(Instant, Result<(), String>)>>,
-    /// ReceiveMessage failures in a row.
-    failures: std::sync::atomic::AtomicU32,
+    last: Mutex<Option<Received>>,
 }
 
+/// When the last ReceiveMessage answered, how (the short cause when it failed), and the
+/// failures in a row up to it.
+type Received = (Instant, Result<(), String>, u32);
+
 impl QueueStatus {
-    fn received(&self, result: Result<(), String>) {
-        use std::sync::atomic::Ordering;
-        if result.is_ok() {
-            self.failures.store(0, Ordering::Relaxed);
-        } else {
-            self.failures.fetch_add(1, Ordering::Relaxed);
-        }
-        *crate::sync::lock(&self.last) = Some((Instant::now(), result));
+    fn received(&self, result: Result<(), String>, failures: u32) {
+        *crate::sync::lock(&self.last) = Some((Instant::now(), result, failures));
     }
 
     /// `{"reachable": …, "last_receive_secs_ago": …, "failures_in_a_row": …, "problem": …}`;
     /// `reachable` is null before the first ReceiveMessage has answered.
     pub fn report(&self) -> Value {
-        let last = crate::sync::lock(&self.last).clone();
-        let failures = self.failures.load(std::sync::atomic::Ordering::Relaxed);
-        match last {
+        match crate::sync::lock(&self.last).clone() {
             None => json!({"reachable": null, "problem": null, "failures_in_a_row": 0}),
-            Some((at, result)) => json!({
+            Some((at, result, failures)) => json!({
                 "reachable": result.is_ok(),
                 "last_receive_secs_ago": at.elapsed().as_secs(),
                 "failures_in_a_row": failures,
@@ -110,7 +105,7 @@ pub async fn run(
         let messages = match out {
             Ok(out) => {
                 failures = 0;
-                status.received(Ok(()));
+                status.received(Ok(()), 0);
                 out.messages.unwrap_or_default()
             }
             Err(e) => {
@@ -119,7 +114,7 @@ pub async fn run(
                 let error = error_chain(&e);
                 tracing::warn!(%error, wait_ms = wait.as_millis() as u64, "could not read the SQS queue; trying again (check sqs:ReceiveMessage on it)");
                 delivery.metrics.queue_receive_failures.inc();
-                status.received(Err(crate::redact::excerpt(&error, 200)));
+                status.received(Err(crate::redact::excerpt(&error, 200)), failures);
                 tokio::select! {
                     () = stop.cancelled() => return,
                     () = tokio::time::sleep(wait) => continue,

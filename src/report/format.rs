@@ -184,12 +184,7 @@ fn why_empty(report: &Report) -> Vec<String> {
     let e = &report.examined;
     let mut lines = Vec::new();
     if report.from_files() {
-        let mut read = format!(
-            "Read {} record{} from {}",
-            thousands(e.records),
-            plural(e.records),
-            e.source
-        );
+        let mut read = format!("Read {} from {}", counted(e.records, "record"), e.source);
         match e.agreement_records {
             0 => read.push_str(": none is about a Marketplace agreement"),
             n => read.push_str(&format!(": {} about Marketplace agreements", thousands(n))),
@@ -209,20 +204,11 @@ fn why_empty(report: &Report) -> Vec<String> {
     }
     if report.filtered_out > 0 {
         lines.push(format!(
-            "{} agreement event{} in this window {} {}; `all` lists {}.",
-            thousands(report.filtered_out),
-            plural(report.filtered_out),
-            if report.filtered_out == 1 {
-                "is"
-            } else {
-                "are"
-            },
+            "{} in this window {} {}; `all` lists {}.",
+            counted(report.filtered_out, "agreement event"),
+            either(report.filtered_out, "is", "are"),
             report.left_out(),
-            if report.filtered_out == 1 {
-                "it"
-            } else {
-                "them"
-            },
+            either(report.filtered_out, "it", "them"),
         ));
     }
     if let Some(o) = &e.outside_window {
@@ -259,25 +245,22 @@ fn notes(report: &Report) -> Vec<String> {
     let mut notes = Vec::new();
     if report.skipped > 0 {
         notes.push(format!(
-            "note: {} record{} could not be read and {} not shown.",
-            thousands(report.skipped),
-            plural(report.skipped),
-            if report.skipped == 1 { "is" } else { "are" }
+            "note: {} could not be read and {} not shown.",
+            counted(report.skipped, "record"),
+            either(report.skipped, "is", "are")
         ));
     }
     if e.duplicates > 0 && !report.activities.is_empty() {
         notes.push(format!(
-            "note: {} record{} found in more than one file {} counted once.",
-            thousands(e.duplicates),
-            plural(e.duplicates),
-            if e.duplicates == 1 { "was" } else { "were" }
+            "note: {} found in more than one file {} counted once.",
+            counted(e.duplicates, "record"),
+            either(e.duplicates, "was", "were")
         ));
     }
     if e.unreadable_file_count > 0 {
         notes.push(format!(
-            "note: {} file{} could not be read: {}{}.",
-            thousands(e.unreadable_file_count),
-            plural(e.unreadable_file_count),
+            "note: {} could not be read: {}{}.",
+            counted(e.unreadable_file_count, "file"),
             e.unreadable_files.join("; "),
             if e.unreadable_file_count > e.unreadable_files.len() {
                 "; …"
@@ -288,22 +271,16 @@ fn notes(report: &Report) -> Vec<String> {
     }
     if e.files_without_records > 0 {
         notes.push(format!(
-            "note: {} file{} held no CloudTrail records (digest files, for instance) and {} left out.",
-            thousands(e.files_without_records),
-            plural(e.files_without_records),
-            if e.files_without_records == 1 { "was" } else { "were" }
+            "note: {} held no CloudTrail records (digest files, for instance) and {} left out.",
+            counted(e.files_without_records, "file"),
+            either(e.files_without_records, "was", "were")
         ));
     }
     if report.reads_hidden > 0 {
         notes.push(format!(
-            "note: {} read-only call{} (DescribeAgreement and the like) {} not listed.",
-            thousands(report.reads_hidden),
-            plural(report.reads_hidden),
-            if report.reads_hidden == 1 {
-                "is"
-            } else {
-                "are"
-            }
+            "note: {} (DescribeAgreement and the like) {} not listed.",
+            counted(report.reads_hidden, "read-only call"),
+            either(report.reads_hidden, "is", "are")
         ));
     }
     notes
@@ -322,11 +299,17 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
-fn plural(n: usize) -> &'static str {
+/// "1 record", "20,000 records".
+fn counted(n: usize, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), either(n, "", "s"))
+}
+
+/// `one` for 1, else `many`.
+fn either(n: usize, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 {
-        ""
+        one
     } else {
-        "s"
+        many
     }
 }
 

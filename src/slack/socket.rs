@@ -20,7 +20,7 @@
 //! - On shutdown every connection is closed and its loop ends (they are tracked tasks).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -166,10 +166,9 @@ impl Seen {
 
 /// How Socket Mode is doing, for `/readyz`: connections open, and why connecting fails when it
 /// does.
+/// (How many are open is the `socket_mode_connections` gauge.)
 #[derive(Default)]
 pub struct SocketStatus {
-    /// Connections that said `hello` and are still open.
-    open: AtomicUsize,
     /// Why the last attempt to connect failed; cleared by the next `hello`.
     problem: Mutex<Option<String>>,
     /// Slack sent `link_disabled`: Socket Mode is off in the app's settings.
@@ -177,8 +176,8 @@ pub struct SocketStatus {
 }
 
 impl SocketStatus {
-    /// `{"connections": …, "wanted": …, "problem": …}`.
-    pub fn report(&self, wanted: usize) -> Value {
+    /// `{"connections": …, "wanted": …, "problem": …}`, with `open` read from the gauge.
+    pub fn report(&self, open: i64, wanted: usize) -> Value {
         let problem = crate::sync::lock(&self.problem).clone();
         let problem = if self.disabled.load(Ordering::Relaxed) {
             Some(LINK_DISABLED.to_owned())
@@ -186,7 +185,7 @@ impl SocketStatus {
             problem
         };
         json!({
-            "connections": self.open.load(Ordering::Relaxed),
+            "connections": open,
             "wanted": wanted,
             "problem": problem,
         })
@@ -205,7 +204,6 @@ struct OpenConnection<'a>(&'a Shared);
 
 impl<'a> OpenConnection<'a> {
     fn new(shared: &'a Shared) -> Self {
-        shared.status.open.fetch_add(1, Ordering::Relaxed);
         shared.status.disabled.store(false, Ordering::Relaxed);
         *crate::sync::lock(&shared.status.problem) = None;
         shared.state.metrics.socket_connections.inc();
@@ -215,7 +213,6 @@ impl<'a> OpenConnection<'a> {
 
 impl Drop for OpenConnection<'_> {
     fn drop(&mut self) {
-        self.0.status.open.fetch_sub(1, Ordering::Relaxed);
         self.0.state.metrics.socket_connections.dec();
     }
 }

@@ -194,13 +194,9 @@ async fn check_socket(socket: &crate::slack::socket::SocketSettings) -> Outcome 
             "apps.connections.open accepted SLACK_APP_TOKEN: Socket Mode is on for the app",
         ),
         Err(crate::slack::socket::OpenError::Slack(code)) => {
-            let fix = match code.as_str() {
-                "invalid_auth" | "not_authed" | "not_allowed_token_type" | "token_revoked" => {
-                    "Set SLACK_APP_TOKEN to the app-level token (xapp-…) from Basic Information → App-Level Tokens, with the connections:write scope."
-                }
-                "missing_scope" => "Give the app-level token the connections:write scope.",
-                _ => "Turn on Socket Mode in the app's settings (https://api.slack.com/apps), then try again.",
-            };
+            let fix = crate::slack::socket::fix_for(&code).unwrap_or(
+                "Turn on Socket Mode in the app's settings (https://api.slack.com/apps), then try again.",
+            );
             Outcome::fail(
                 "socket mode",
                 format!("apps.connections.open refused SLACK_APP_TOKEN: `{code}`"),

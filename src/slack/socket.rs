@@ -106,7 +106,7 @@ pub enum OpenError {
     Transport(String),
     #[error("apps.connections.open answered HTTP {0}")]
     Status(u16),
-    #[error("apps.connections.open answered `{0}`{fix}", fix = fix_for(.0))]
+    #[error("apps.connections.open answered `{0}`{fix}", fix = fix_for(.0).map(|f| format!(": {f}")).unwrap_or_default())]
     Slack(String),
     #[error("apps.connections.open answered no ws(s):// URL")]
     NoUrl,
@@ -116,13 +116,14 @@ pub enum OpenError {
     Timeout,
 }
 
-fn fix_for(error: &str) -> &'static str {
+/// What to do about an error `apps.connections.open` answered, when it is the token's.
+pub fn fix_for(error: &str) -> Option<&'static str> {
     match error {
-        "invalid_auth" | "not_authed" | "not_allowed_token_type" | "token_revoked" => {
-            ": SLACK_APP_TOKEN must be the app-level token (xapp-…) from Basic Information → App-Level Tokens, with the connections:write scope"
-        }
-        "missing_scope" => ": give the app-level token the connections:write scope",
-        _ => "",
+        "invalid_auth" | "not_authed" | "not_allowed_token_type" | "token_revoked" => Some(
+            "Set SLACK_APP_TOKEN to the app-level token (xapp-…) from Basic Information → App-Level Tokens, with the connections:write scope.",
+        ),
+        "missing_scope" => Some("Give the app-level token the connections:write scope."),
+        _ => None,
     }
 }
 

@@ -127,6 +127,11 @@ async fn events_in_the_queue_are_posted_once_each_and_deleted() {
         queue.send(&event.to_string()).await;
     }
     queue.wait_until_empty(Duration::from_secs(20)).await;
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains(r#"marketplace_activity_queue_messages_total{outcome="deleted"} 4"#),
+        "posted, merged or duplicate: each deleted once: {metrics}"
+    );
     app.shutdown().await;
     let posts = app.slack.posts();
     assert_eq!(
@@ -152,6 +157,11 @@ async fn a_rate_limited_post_waits_in_the_queue_for_retry_after_then_posts_once(
     let started = Instant::now();
     queue.send(&ct_purchase().to_string()).await;
     wait_for_posts(&slack, 1, Duration::from_secs(20)).await;
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains(r#"marketplace_activity_queue_messages_total{outcome="kept"} 1"#),
+        "kept for Slack's Retry-After once: {metrics}"
+    );
     assert!(
         started.elapsed() >= Duration::from_secs(5),
         "kept invisible for Slack's Retry-After: {:?}",

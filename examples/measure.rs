@@ -55,7 +55,7 @@ async fn ack_latency(requests: usize) {
     let slack = FakeSlack::start().await;
     let server = start_server(&ct, &[]).await;
     let base = server.base.clone();
-    let http = reqwest::Client::new();
+    let http = marketplace_activity::http::client().expect("an HTTP client");
     // Each request is a distinct signed request (Slack never sends one twice; the app refuses
     // a replay), as Slack's would be: its own response_url.
     let body = |i: usize| {
@@ -117,7 +117,7 @@ async fn click_latency(clicks: usize) {
     let slack = FakeSlack::start().await;
     let server = start_server(&ct, &[]).await;
     let base = server.base.clone();
-    let http = reqwest::Client::new();
+    let http = marketplace_activity::http::client().expect("an HTTP client");
     let mut times = Vec::with_capacity(clicks);
     for i in 0..clicks + 50 {
         let payload = serde_json::json!({
@@ -230,7 +230,7 @@ async fn start_server(ct: &FakeAws, extra_env: &[(&str, String)]) -> Server {
         .spawn()
         .expect("run scripts/measure, which builds the release binary");
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = marketplace_activity::http::client().expect("an HTTP client");
     for _ in 0..100 {
         if http.get(format!("{base}/healthz")).send().await.is_ok() {
             break;
@@ -302,7 +302,7 @@ async fn events_latency(n: usize) {
     let ct = FakeAws::start().await;
     let slack = FakeSlack::start().await;
     let server = start_notifier(&ct, &slack).await;
-    let http = reqwest::Client::new();
+    let http = marketplace_activity::http::client().expect("an HTTP client");
     let mut posted = Vec::new();
     for i in 0..n {
         let body = purchase_event(i);
@@ -338,7 +338,7 @@ async fn ten_times_the_rate() {
         let base = base.clone();
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(100 * n as u64)).await;
-            let http = reqwest::Client::new();
+            let http = marketplace_activity::http::client().expect("an HTTP client");
             let body = purchase_event(10_000 + n);
             let first = Instant::now();
             let mut attempts = 0;

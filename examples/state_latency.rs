@@ -169,7 +169,7 @@ async fn main() {
             duplicate_calls: CallCounts::default(),
         });
     }
-    let http = reqwest::Client::new();
+    let http = marketplace_activity::http::client().expect("an HTTP client");
     // Warm up each side (connections, the SDK's first call).
     for (i, side) in sides.iter().enumerate() {
         send(&http, &side.url, &event(1_000_000 + i), "posted").await;

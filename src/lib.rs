@@ -37,6 +37,7 @@ pub mod cli;
 pub mod config;
 pub mod digest;
 pub mod domain;
+pub mod http;
 pub mod metrics;
 pub mod notify;
 pub mod ops;

@@ -261,7 +261,7 @@ impl Application {
 
 /// One HTTP client for every call to Slack and SNS.
 fn http_client() -> std::io::Result<reqwest::Client> {
-    reqwest::Client::builder()
+    crate::http::client_builder()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
         .user_agent(concat!("marketplace-activity/", env!("CARGO_PKG_VERSION")))

@@ -10,32 +10,62 @@ use std::io::IsTerminal;
 
 use tracing::field::{Field, Visit};
 use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::FormatFields;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::LogFormat;
 use crate::redact::escape_control;
 
-/// `default_level` applies when `RUST_LOG` is unset (the demo keeps its console quiet).
+/// `default_level` applies when `RUST_LOG` is unset, empty or not a filter (the demo keeps its
+/// console quiet). `RUST_LOG` is a list of levels per target, as `tracing-subscriber`'s
+/// [`Targets`] reads it: `debug`, `warn,marketplace_activity=debug`, `aws_smithy_runtime=trace`
+/// (<https://docs.rs/tracing-subscriber/0.3/tracing_subscriber/filter/targets/struct.Targets.html>).
 pub fn init(format: LogFormat, default_level: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let wanted = std::env::var("RUST_LOG").ok();
+    let (filter, refused) = filter(wanted.as_deref(), default_level);
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     // `try_init`: a second call (tests) keeps the first subscriber.
     let _ = match format {
-        LogFormat::Pretty => builder.fmt_fields(EscapedFields).try_init(),
+        LogFormat::Pretty => builder
+            .fmt_fields(EscapedFields)
+            .finish()
+            .with(filter)
+            .try_init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(false)
             // Every enclosing span's fields, so each line of a request carries its request_id.
             .with_span_list(true)
+            .finish()
+            .with(filter)
             .try_init(),
     };
+    // At error level, so it shows whatever the default level is.
+    if let Some(rust_log) = refused {
+        tracing::error!(
+            %rust_log,
+            level = default_level,
+            "RUST_LOG is not a list of levels per target (e.g. `debug` or `warn,marketplace_activity=debug`); logging at the default level"
+        );
+    }
+}
+
+/// The filter for `RUST_LOG` (`wanted`), and `wanted` again when it could not be read.
+fn filter<'a>(wanted: Option<&'a str>, default_level: &str) -> (Targets, Option<&'a str>) {
+    let default = || default_level.parse().unwrap_or_else(|_| Targets::new());
+    match wanted.map(str::trim) {
+        None | Some("") => (default(), None),
+        Some(text) => match text.parse() {
+            Ok(targets) => (targets, None),
+            Err(_) => (default(), wanted),
+        },
+    }
 }
 
 /// tracing-subscriber's default field format (`message key=value …`), with every value's
@@ -92,6 +122,32 @@ impl Visit for Escaping<'_> {
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+    use tracing::Level;
+
+    #[test]
+    fn rust_log_sets_levels_per_target_and_a_bad_one_falls_back() {
+        let app = "marketplace_activity::slack::commands";
+        let (unset, refused) = filter(None, "info");
+        assert!(unset.would_enable(app, &Level::INFO) && !unset.would_enable(app, &Level::DEBUG));
+        assert_eq!(refused, None);
+        let (empty, refused) = filter(Some("  "), "error");
+        assert!(empty.would_enable(app, &Level::ERROR) && !empty.would_enable(app, &Level::WARN));
+        assert_eq!(refused, None);
+
+        let (mixed, refused) = filter(Some("warn,marketplace_activity=debug"), "info");
+        assert!(mixed.would_enable(app, &Level::DEBUG));
+        assert!(!mixed.would_enable("aws_smithy_runtime::client", &Level::INFO));
+        assert!(mixed.would_enable("aws_smithy_runtime::client", &Level::WARN));
+        assert_eq!(refused, None);
+        let (debug, _) = filter(Some("debug"), "info");
+        assert!(debug.would_enable("aws_config", &Level::DEBUG));
+        let (off, _) = filter(Some("off"), "info");
+        assert!(!off.would_enable(app, &Level::ERROR));
+
+        let (bad, refused) = filter(Some("marketplace_activity=loud"), "info");
+        assert_eq!(refused, Some("marketplace_activity=loud"));
+        assert!(bad.would_enable(app, &Level::INFO) && !bad.would_enable(app, &Level::DEBUG));
+    }
 
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);

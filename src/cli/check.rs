@@ -157,14 +157,22 @@ fn describe(settings: &ServeSettings) -> String {
     )
 }
 
+/// No HTTP client could be built (TLS could not be set up): nothing to call Slack with.
+fn no_client(name: &'static str, e: &reqwest::Error) -> Outcome {
+    Outcome::fail(
+        name,
+        format!("no HTTP client: {e}"),
+        "This is a bug or a broken build; please report it with this line.",
+    )
+}
+
 /// The bot token (`auth.test`).
 async fn check_slack(notify: &NotifySettings) -> Outcome {
-    let api = SlackApi::new(
-        reqwest::Client::new(),
-        &notify.api_url,
-        notify.token.clone(),
-        Metrics::new(),
-    );
+    let http = match crate::http::client() {
+        Ok(http) => http,
+        Err(e) => return no_client("slack", &e),
+    };
+    let api = SlackApi::new(http, &notify.api_url, notify.token.clone(), Metrics::new());
     match api.auth_test(Duration::from_secs(10)).await {
         Ok(()) => Outcome::ok("slack", "auth.test accepted SLACK_BOT_TOKEN"),
         Err(ApiError::Config { error, fix }) => Outcome::fail(
@@ -188,7 +196,11 @@ async fn check_slack(notify: &NotifySettings) -> Outcome {
 
 /// Socket Mode: `apps.connections.open` with SLACK_APP_TOKEN.
 async fn check_socket(socket: &crate::slack::socket::SocketSettings) -> Outcome {
-    match crate::slack::socket::probe(socket, &reqwest::Client::new()).await {
+    let http = match crate::http::client() {
+        Ok(http) => http,
+        Err(e) => return no_client("socket mode", &e),
+    };
+    match crate::slack::socket::probe(socket, &http).await {
         Ok(()) => Outcome::ok(
             "socket mode",
             "apps.connections.open accepted SLACK_APP_TOKEN: Socket Mode is on for the app",
@@ -400,7 +412,7 @@ pub async fn healthcheck(listen_addr: &str) -> anyhow::Result<()> {
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let resp = reqwest::Client::new()
+    let resp = crate::http::client()?
         .get(format!("http://{addr}/healthz"))
         .timeout(Duration::from_secs(2))
         .send()

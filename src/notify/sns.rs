@@ -1147,7 +1147,11 @@ mod tests {
     }
 
     fn verifier() -> SnsVerifier {
-        SnsVerifier::new(reqwest::Client::new(), vec![], CertUrlRule::AmazonSns)
+        SnsVerifier::new(
+            crate::http::client().expect("an HTTP client"),
+            vec![],
+            CertUrlRule::AmazonSns,
+        )
     }
 
     #[test]

@@ -244,7 +244,13 @@ pub fn start(
         settings,
         state,
         seen: Seen::default(),
-        tls: tls_config(),
+        tls: {
+            let tls = crate::http::tls_config();
+            if tls.is_none() {
+                tracing::error!("Socket Mode: no TLS configuration; wss:// URLs will fail");
+            }
+            tls
+        },
         status,
     });
     for n in 0..connections {
@@ -253,26 +259,6 @@ pub fn start(
             .state
             .tasks
             .spawn(keep_open(shared.clone(), stop.clone()).instrument(span));
-    }
-}
-
-/// TLS for `wss://`: rustls with aws-lc-rs (the provider named explicitly: ring is linked
-/// too, for reqwest, so rustls can't pick a default) and Mozilla's roots.
-fn tls_config() -> Option<Arc<rustls::ClientConfig>> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    match rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    {
-        Ok(builder) => Some(Arc::new(
-            builder.with_root_certificates(roots).with_no_client_auth(),
-        )),
-        Err(e) => {
-            tracing::error!(error = %e, "Socket Mode: no TLS configuration; wss:// URLs will fail");
-            None
-        }
     }
 }
 

@@ -307,7 +307,8 @@ async fn the_demo_keeps_serving_and_its_events_curl_posts() {
         .map(|(body, _)| body)
         .unwrap();
     let post = || {
-        reqwest::Client::new()
+        marketplace_activity::http::client()
+            .expect("an HTTP client")
             .post(url)
             .header("x-api-key", "demo-events-key")
             .header("content-type", "application/json")
@@ -718,4 +719,28 @@ fn help_tells_each_subcommands_default_log_level() {
     assert!(flat.contains("`info` for serve"), "{help}");
     assert!(flat.contains("`error` for query and check"), "{help}");
     assert!(flat.contains("`warn` for demo and healthcheck"), "{help}");
+}
+
+#[test]
+fn a_rust_log_that_is_not_a_filter_is_said_and_the_default_level_kept() {
+    let query = |rust_log: &str| {
+        bin()
+            .args(["query", "since", "2026-11-01", "--events-file"])
+            .arg(fixture("lookup-events-response-page.json"))
+            .env("RUST_LOG", rust_log)
+            .output()
+            .unwrap()
+    };
+    let out = query("marketplace_activity=loud");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("RUST_LOG is not a list of levels per target")
+            && stderr.contains("marketplace_activity=loud"),
+        "{stderr}"
+    );
+    assert!(stdout_of(&out).contains("purchase"), "{}", stdout_of(&out));
+    let quiet = query("warn,marketplace_activity=warn");
+    assert!(quiet.status.success());
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
 }

@@ -337,7 +337,7 @@ impl Binary {
             }
         });
         let url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
+        let http = marketplace_activity::http::client().expect("an HTTP client");
         for _ in 0..250 {
             if http.get(format!("{url}/healthz")).send().await.is_ok() {
                 break;
@@ -392,7 +392,8 @@ impl Binary {
     }
 
     pub(crate) async fn send_event(&self, event: &Value) -> (u16, Value) {
-        let resp = reqwest::Client::new()
+        let resp = marketplace_activity::http::client()
+            .expect("an HTTP client")
             .post(format!("{}/events", self.url))
             .header("x-api-key", EVENTS_KEY)
             .header("content-type", "application/json")
@@ -440,7 +441,10 @@ async fn state_dir_fills_up_while_running() {
     let slack = FakeSlack::start().await;
     let tmp = tempfile::tempdir().unwrap();
     let app = Binary::start(&cloudtrail, &slack, tmp.path()).await;
-    let ready: Value = reqwest::get(format!("{}/readyz", app.url))
+    let ready: Value = marketplace_activity::http::client()
+        .expect("an HTTP client")
+        .get(format!("{}/readyz", app.url))
+        .send()
         .await
         .unwrap()
         .json()
@@ -514,7 +518,10 @@ async fn a_damaged_state_file_is_moved_aside_and_said_loudly() {
         std::fs::write(&file, damage(&bytes)).unwrap();
 
         let app = Binary::start(&cloudtrail, &slack, tmp.path()).await;
-        let ready: Value = reqwest::get(format!("{}/readyz", app.url))
+        let ready: Value = marketplace_activity::http::client()
+            .expect("an HTTP client")
+            .get(format!("{}/readyz", app.url))
+            .send()
             .await
             .unwrap_or_else(|e| panic!("{name}: not serving ({e}): {}", app.log()))
             .json()

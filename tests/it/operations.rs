@@ -600,7 +600,7 @@ async fn control_characters_from_outside_never_reach_a_log_line_or_a_body() {
     .await
     .unwrap();
     let base = format!("http://127.0.0.1:{}", running.port);
-    let http = reqwest::Client::new();
+    let http = marketplace_activity::http::client().expect("an HTTP client");
     let mut bodies = Vec::new();
     let sns = json!({"Type": format!("Notification{FORGED}"), "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:111122223333:marketplace", "Message": "{}", "Timestamp": "2026-12-06T00:00:00Z", "SignatureVersion": "1", "Signature": "x", "SigningCertURL": "https://sns.us-east-1.amazonaws.com/a.pem"});
     let event = json!({"version": "0", "id": format!("e{FORGED}"), "detail-type": format!("Thing{FORGED}"), "source": format!("aws.x{FORGED}"), "account": "1", "time": "2026-12-06T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
@@ -676,7 +676,8 @@ async fn a_failing_response_url_leaves_no_trace_of_it_in_the_log() {
         "U1",
     );
     let ts = chrono::Utc::now().timestamp();
-    let resp = reqwest::Client::new()
+    let resp = marketplace_activity::http::client()
+        .expect("an HTTP client")
         .post(format!("http://127.0.0.1:{}/slack/commands", running.port))
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-slack-request-timestamp", ts.to_string())

@@ -303,7 +303,7 @@ async fn a_replica_killed_while_posting_is_taken_over_after_its_lease() {
         .stderr(std::process::Stdio::null());
     let mut a = command.spawn().unwrap();
     let a_url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = marketplace_activity::http::client().expect("an HTTP client");
     let ready = Instant::now();
     while http.get(format!("{a_url}/healthz")).send().await.is_err() {
         assert!(

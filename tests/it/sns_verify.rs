@@ -21,7 +21,7 @@ async fn start() -> (FakeSns, SnsVerifier) {
 
 fn verifier_for(sns: &FakeSns) -> SnsVerifier {
     SnsVerifier::new(
-        reqwest::Client::new(),
+        marketplace_activity::http::client().expect("an HTTP client"),
         vec![TOPIC.to_owned()],
         CertUrlRule::Prefix(sns.cert_prefix()),
     )
@@ -190,7 +190,7 @@ async fn refusals_carry_the_status_sns_should_see() {
 async fn the_production_rule_fetches_nothing_from_loopback() {
     let (sns, _) = start().await;
     let production = SnsVerifier::new(
-        reqwest::Client::new(),
+        marketplace_activity::http::client().expect("an HTTP client"),
         vec![TOPIC.to_owned()],
         CertUrlRule::AmazonSns,
     );
@@ -362,7 +362,7 @@ async fn an_unreachable_certificate_host_is_a_transient_503() {
         format!("http://{}/", listener.local_addr().unwrap())
     };
     let verifier = SnsVerifier::new(
-        reqwest::Client::new(),
+        marketplace_activity::http::client().expect("an HTTP client"),
         vec![TOPIC.to_owned()],
         CertUrlRule::Prefix(closed.clone()),
     );

@@ -266,7 +266,7 @@ pub async fn start_app(options: Options, cloudtrail: FakeAws, slack: FakeSlack) 
         url,
         cloudtrail,
         slack,
-        http: reqwest::Client::new(),
+        http: marketplace_activity::http::client().expect("an HTTP client"),
         stop: Some(stop),
         server: Some(server),
     }

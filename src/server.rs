@@ -1,16 +1,20 @@
 //! The HTTP/1 server: our own accept loop around hyper, so hostile clients cannot hold it and
 //! shutdown keeps its budget.
 //!
-//! `axum::serve` gives hyper no timer, and hyper's header read timeout needs one
-//! (<https://docs.rs/hyper/1/hyper/server/conn/http1/struct.Builder.html#method.header_read_timeout>),
-//! so a client that sends nothing, or a byte now and then, kept its connection forever. Here
-//! the same [`Router`] is served on hyper's HTTP/1 connections with:
-//! - **a header timeout** ([`HttpSettings::header_timeout`]): hyper arms it whenever the
-//!   connection waits for a request head, which includes a kept-alive connection waiting for
-//!   its next request after a response (`poll_read_head` and `State::idle` in
-//!   <https://docs.rs/hyper/1.12.0/src/hyper/proto/h1/conn.rs.html>). So it is also the idle
-//!   keep-alive timeout; there is no separate one. It runs from when the wait starts, so bytes
-//!   trickling in do not extend it.
+//! With `axum::serve` a client that sends nothing, or a byte now and then, kept its
+//! connection forever (it has no header timeout). Here
+//! the same app (the [`axum::Router`] in its layers) is served on hyper's HTTP/1 connections with:
+//! - **a header timeout** ([`HttpSettings::header_timeout`]): a connection with no request in
+//!   progress (accepted and waiting for its first request head, a head trickling in, or
+//!   kept alive after a response) is closed once it has waited that long. So it is also the
+//!   idle keep-alive timeout; there is no separate one. It runs from when the wait starts, so
+//!   bytes trickling in do not extend it. A sweep checks every connection's wait a few times
+//!   per timeout ([`sweep_every`]) from the times the connections keep anyway for the cap
+//!   below, rather than hyper's own header timer
+//!   (<https://docs.rs/hyper/1/hyper/server/conn/http1/struct.Builder.html#method.header_read_timeout>),
+//!   which arms and cancels a timer on every request: about 5 % of the server's time
+//!   acknowledging a slash command under load (README, Performance). A connection is closed
+//!   between the timeout and a quarter of it later (at most one second later).
 //! - **a body timeout** ([`body_deadline`], a middleware on the router so the 408 is traced
 //!   and counted like any answer): the whole body must arrive within
 //!   [`HttpSettings::body_timeout`] of the headers.
@@ -37,9 +41,8 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -136,15 +139,21 @@ pub struct Stopped {
 /// connection to finish, and gives them, then `background` (polled only once they have all
 /// finished, since a request in flight may start background work), one `budget` together
 /// before dropping whatever connection is still open.
-pub async fn serve(
+pub async fn serve<S, B>(
     listener: TcpListener,
-    router: Router,
+    app: S,
     settings: HttpSettings,
     metrics: Metrics,
     shutdown: impl Future<Output = ()>,
     budget: Duration,
     background: impl Future<Output = ()>,
-) -> Stopped {
+) -> Stopped
+where
+    S: Service<Request, Response = Response<B>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let room = connections_room(open_file_limit());
     if settings.max_connections > room {
         tracing::warn!(
@@ -159,10 +168,9 @@ pub async fn serve(
         max_connections = settings.max_connections,
         "http limits"
     );
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(settings.header_timeout);
+    let http = hyper::server::conn::http1::Builder::new();
     let open = Connections::default();
+    let sweeper = tokio::spawn(sweep(open.clone(), settings.header_timeout));
     let graceful = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let mut accept_errors = Throttled::default();
@@ -214,20 +222,17 @@ pub async fn serve(
         let activity = slot.activity.clone();
         let service = {
             let open = open.clone();
-            let router = router.clone();
+            let app = app.clone();
             hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let in_progress = open.request_started(&activity);
-                let mut router = router.clone();
+                let mut app = app.clone();
                 async move {
-                    // A Router is always ready; asking first is the `Service` contract.
-                    std::future::poll_fn(|cx| Service::<Request>::poll_ready(&mut router, cx))
-                        .await?;
-                    let response = router.call(request.map(Body::new)).await?;
-                    Ok::<_, Infallible>(response.map(|body| {
-                        Body::new(UntilSent {
-                            body,
-                            _in_progress: in_progress,
-                        })
+                    // The app is always ready; asking first is the `Service` contract.
+                    std::future::poll_fn(|cx| app.poll_ready(cx)).await?;
+                    let response = app.call(request.map(Body::new)).await?;
+                    Ok::<_, Infallible>(response.map(|body| UntilSent {
+                        body,
+                        _in_progress: in_progress,
                     }))
                 }
             })
@@ -246,7 +251,6 @@ pub async fn serve(
                 tokio::select! {
                     result = connection.as_mut() => break match result {
                         Ok(()) => None,
-                        Err(e) if e.is_timeout() => Some("header_timeout"),
                         Err(e) => {
                             tracing::debug!(error = %e, "connection ended with an error");
                             None
@@ -256,7 +260,13 @@ pub async fn serve(
                         connection.as_mut().graceful_shutdown();
                         asked = true;
                     }
-                    () = evict.cancelled() => break Some("evicted"),
+                    () = evict.cancelled() => break Some(
+                        if _slot.activity.timed_out.load(Ordering::Acquire) {
+                            "header_timeout"
+                        } else {
+                            "evicted"
+                        }
+                    ),
                 }
             };
             if let Some(reason) = closed_by_us {
@@ -269,6 +279,7 @@ pub async fn serve(
     }
 
     drop(listener);
+    sweeper.abort();
     graceful.cancel();
     let deadline = Instant::now() + budget;
     // Connections first: a request in flight may still start background work.
@@ -287,6 +298,22 @@ pub async fn serve(
     }
     tasks.shutdown().await;
     Stopped { in_time, dropped }
+}
+
+/// How often [`sweep`] looks: a quarter of the header timeout, between 50 ms and 1 s.
+pub fn sweep_every(header_timeout: Duration) -> Duration {
+    (header_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1))
+}
+
+/// The header timeout: closes every connection that has waited longer than `timeout` without
+/// a request in progress, every [`sweep_every`], until aborted.
+async fn sweep(open: Connections, timeout: Duration) {
+    let mut every = tokio::time::interval(sweep_every(timeout));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        open.close_waiting_longer_than(timeout);
+    }
 }
 
 /// Errors about one connection that was gone before we took it; nothing to wait for.
@@ -360,6 +387,8 @@ struct Activity {
     /// Since when it has had no request in progress (accepted, or its last response sent), in
     /// nanoseconds from [`Connections::started`].
     waiting_since: AtomicU64,
+    /// Closed by the header timeout (rather than evicted to make room).
+    timed_out: AtomicBool,
     changed: Arc<Notify>,
     started: Instant,
 }
@@ -386,6 +415,7 @@ impl Connections {
         let activity = Arc::new(Activity {
             in_progress: AtomicUsize::new(0),
             waiting_since: AtomicU64::new(0),
+            timed_out: AtomicBool::new(false),
             changed: self.changed.clone(),
             started: self.started,
         });
@@ -445,6 +475,35 @@ impl Connections {
         }
     }
 
+    /// Closes every connection that has had no request in progress for longer than `limit`
+    /// (the header timeout); returns how many.
+    fn close_waiting_longer_than(&self, limit: Duration) -> usize {
+        let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let limit = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX);
+        let mut table = lock(&self.inner);
+        let mut closed = 0;
+        table.open.retain(|_, slot| {
+            let a = &slot.activity;
+            let waited = now.saturating_sub(a.waiting_since.load(Ordering::Acquire));
+            // Only from 0: a connection whose request has started in the meantime stays.
+            if waited <= limit
+                || a.in_progress
+                    .compare_exchange(0, EVICTED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+            {
+                return true;
+            }
+            a.timed_out.store(true, Ordering::Release);
+            slot.evict.cancel();
+            closed += 1;
+            false
+        });
+        if closed > 0 {
+            self.changed.notify_one();
+        }
+        closed
+    }
+
     fn request_started(&self, activity: &Arc<Activity>) -> InProgress {
         activity.in_progress.fetch_add(1, Ordering::AcqRel);
         InProgress {
@@ -474,8 +533,11 @@ struct InProgress {
 impl Drop for InProgress {
     fn drop(&mut self) {
         let a = &self.activity;
+        // The wait starts now: written before the count drops, so a sweep that sees no
+        // request in progress never pairs that with the time the previous wait started.
+        // (HTTP/1: one request at a time per connection.)
+        a.waiting_since.store(a.now(), Ordering::Release);
         if a.in_progress.fetch_sub(1, Ordering::AcqRel) == 1 {
-            a.waiting_since.store(a.now(), Ordering::Release);
             a.changed.notify_one();
         }
     }
@@ -483,19 +545,19 @@ impl Drop for InProgress {
 
 /// A response body that keeps its request counted as in progress until hyper has sent it
 /// (or dropped it).
-struct UntilSent {
-    body: Body,
+struct UntilSent<B> {
+    body: B,
     _in_progress: InProgress,
 }
 
-impl HttpBody for UntilSent {
+impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for UntilSent<B> {
     type Data = Bytes;
-    type Error = axum::Error;
+    type Error = B::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         Pin::new(&mut self.get_mut().body).poll_frame(cx)
     }
 
@@ -634,6 +696,40 @@ mod tests {
         assert_eq!(connections_room(Some(256)), 192);
         assert_eq!(connections_room(Some(100)), 50);
         assert_eq!(connections_room(Some(1)), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_header_timeout_closes_connections_waiting_too_long_and_never_a_busy_one() {
+        let open = Connections::default();
+        let (a, evict_a) = open.add();
+        let (b, evict_b) = open.add();
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        let busy = open.request_started(&a.activity);
+        assert_eq!(open.close_waiting_longer_than(Duration::from_secs(1)), 1);
+        assert!(evict_b.is_cancelled() && b.activity.timed_out.load(Ordering::Acquire));
+        assert!(
+            !evict_a.is_cancelled(),
+            "a request in progress is never timed out"
+        );
+        assert_eq!(open.len(), 1);
+        // `a` finishes its request: its wait starts then.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        drop(busy);
+        tokio::time::advance(Duration::from_millis(900)).await;
+        assert_eq!(open.close_waiting_longer_than(Duration::from_secs(1)), 0);
+        tokio::time::advance(Duration::from_millis(200)).await;
+        assert_eq!(open.close_waiting_longer_than(Duration::from_secs(1)), 1);
+        assert!(evict_a.is_cancelled() && a.activity.timed_out.load(Ordering::Acquire));
+        assert_eq!(open.len(), 0);
+        assert_eq!(sweep_every(Duration::from_secs(10)), Duration::from_secs(1));
+        assert_eq!(
+            sweep_every(Duration::from_secs(1)),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            sweep_every(Duration::from_millis(100)),
+            Duration::from_millis(50)
+        );
     }
 
     #[tokio::test(start_paused = true)]

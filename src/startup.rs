@@ -20,7 +20,11 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::trace::{
+    DefaultOnBodyChunk, DefaultOnEos, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse,
+    MakeSpan, Trace, TraceLayer,
+};
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Level;
@@ -45,7 +49,7 @@ use crate::state::{OpenError, StateStore};
 /// The bound, not yet running, application.
 pub struct Application {
     listener: TcpListener,
-    router: Router,
+    app: App,
     tasks: TaskTracker,
     drain_timeout: Duration,
     http: HttpSettings,
@@ -149,7 +153,7 @@ impl Application {
         });
         Ok(Self {
             listener,
-            router: with_layers(
+            app: with_layers(
                 slack.merge(notify).merge(ops),
                 metrics.clone(),
                 settings.http.body_timeout,
@@ -241,7 +245,7 @@ impl Application {
         };
         let stopped = server::serve(
             self.listener,
-            self.router,
+            self.app,
             self.http,
             self.metrics,
             shutdown,
@@ -368,7 +372,7 @@ pub const MAX_PENDING_ANSWERS: usize = 64;
 /// known); the request id and the trace wrap the whole router once. A layer added with
 /// `Router::layer` wraps each route in one more boxed service, and every request clones the
 /// boxes of its route, so the two outer layers cost allocations per request there.
-fn with_layers(router: Router, metrics: Metrics, body_timeout: Duration) -> Router {
+fn with_layers(router: Router, metrics: Metrics, body_timeout: Duration) -> App {
     let routes = router.layer(PerRoute {
         metrics,
         body_timeout,
@@ -378,12 +382,37 @@ fn with_layers(router: Router, metrics: Metrics, body_timeout: Duration) -> Rout
         // answered 4xx/5xx, so tower-http's own ERROR for a 503 would be noise.
         .on_response(DefaultOnResponse::new().level(Level::INFO))
         .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
-        // With INFO off, the span is not built and none of its fields are looked up.
-        .make_span_with(|req: &Request<_>| {
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %RequestIdField(req.extensions().get::<RequestId>()))
-        })
+        .make_span_with(RequestSpan)
         .layer(routes);
-    Router::new().fallback_service(RequestIds { inner: traced })
+    // Served as it is, not as the fallback of one more Router: that would route, box and
+    // clone once more per request for nothing.
+    RequestIds { inner: traced }
+}
+
+/// The app as the server runs it: the routes (each with [`PerRoute`]), one trace span per
+/// request, and the request ids.
+pub type App = RequestIds<
+    Trace<
+        Router,
+        SharedClassifier<ServerErrorsAsFailures>,
+        RequestSpan,
+        DefaultOnRequest,
+        DefaultOnResponse,
+        DefaultOnBodyChunk,
+        DefaultOnEos,
+        DefaultOnFailure,
+    >,
+>;
+
+/// The `request` span: method, path and request id. With INFO off, the span is not built and
+/// none of its fields are looked up.
+#[derive(Clone, Copy)]
+pub struct RequestSpan;
+
+impl<B> MakeSpan<B> for RequestSpan {
+    fn make_span(&mut self, req: &Request<B>) -> tracing::Span {
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %RequestIdField(req.extensions().get::<RequestId>()))
+    }
 }
 
 /// On every route: counts the request by its route (the pattern, not the raw path) and
@@ -456,7 +485,7 @@ struct RequestId(HeaderValue);
 /// came, so adding one grew it on every request, which cost more than the rest of the two
 /// layers together. The trace span reads the id from the request's extensions instead.
 #[derive(Clone)]
-struct RequestIds<S> {
+pub struct RequestIds<S> {
     inner: S,
 }
 

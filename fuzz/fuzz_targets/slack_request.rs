@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         let ts: i64 = std::str::from_utf8(ts).unwrap().parse().unwrap();
         assert_eq!(
             sign(SECRET, ts, body),
-            String::from_utf8_lossy(sig).to_lowercase()
+            String::from_utf8_lossy(sig)
         );
     }
     let _ = secrets.verify(None, Some(sig), body, now);
@@ -37,9 +37,10 @@ fuzz_target!(|data: &[u8]| {
 
     let signature = sign(SECRET, now, body);
     let ts = now.to_string();
-    assert_eq!(
-        secrets.verify(Some(ts.as_bytes()), Some(signature.as_bytes()), body, now),
-        Ok(()),
+    assert!(
+        secrets
+            .verify(Some(ts.as_bytes()), Some(signature.as_bytes()), body, now)
+            .is_ok(),
         "a body signed with the secret must verify"
     );
     let Ok(form) = SlashCommandForm::parse(body) else {

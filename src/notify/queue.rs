@@ -98,9 +98,20 @@ pub async fn run(
             .max_number_of_messages(BATCH)
             .wait_time_seconds(i32::try_from(queue.wait.as_secs()).unwrap_or(20).min(20))
             .send();
+        let mut receive = std::pin::pin!(receive);
+        let mut stopping = false;
         let out = tokio::select! {
-            () = stop.cancelled() => return,
-            out = receive => out,
+            out = &mut receive => out,
+            () = stop.cancelled() => {
+                // SQS may have answered this receive already: its messages are then invisible
+                // to everyone else until their visibility timeout. Wait a moment for the
+                // answer (a long poll returns at once when it has messages) and deliver them.
+                stopping = true;
+                match tokio::time::timeout(STOP_GRACE, &mut receive).await {
+                    Ok(out) => out,
+                    Err(_) => return,
+                }
+            }
         };
         let messages = match out {
             Ok(out) => {
@@ -127,8 +138,14 @@ pub async fn run(
             };
             handle(&client, &queue, &delivery, body, receipt).await;
         }
+        if stopping {
+            return;
+        }
     }
 }
+
+/// How long a receive already sent may still take once the app is stopping.
+const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// Delivers one message, then deletes it or leaves it invisible for the wait asked for.
 async fn handle(

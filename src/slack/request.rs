@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use prometheus_client::metrics::counter::Counter;
 
-use super::signature::SigningSecrets;
+use super::signature::{Signature, SigningSecrets};
 
 /// What the extractor checks with: the signing secrets, the signatures already accepted, and
 /// the counter of refusals. Cheap to clone (reference counts), since it is taken from the
@@ -30,38 +30,80 @@ pub struct Verifier {
 /// oldest first, so a flood can't grow it (past the bound, a replay older than the newest
 /// [`Replays::CAPACITY`] requests is no longer caught, though still refused after the window).
 /// See <https://api.slack.com/authentication/verifying-requests-from-slack>.
-#[derive(Default)]
+///
+/// Keyed by the signature's bytes ([`Signature`], the MAC that matched), so a replay is caught
+/// however its headers are spelled. Split in [`Replays::SHARDS`] parts by one byte of the MAC,
+/// each with its own lock and its share of the capacity (oldest first within a part), so
+/// requests on different threads seldom wait for each other; the MAC is uniformly
+/// distributed, so the parts fill evenly. It is also its own hash ([`MacHash`]): an attacker
+/// can't choose it without the signing secret, so it can't be used to collide entries.
 pub struct Replays {
-    inner: std::sync::Mutex<ReplaysInner>,
+    shards: [std::sync::Mutex<Shard>; Self::SHARDS],
+}
+
+impl Default for Replays {
+    fn default() -> Self {
+        Self {
+            shards: std::array::from_fn(|_| std::sync::Mutex::default()),
+        }
+    }
 }
 
 #[derive(Default)]
-struct ReplaysInner {
-    set: std::collections::HashSet<[u8; 32]>,
-    order: std::collections::VecDeque<([u8; 32], i64)>,
+struct Shard {
+    set: std::collections::HashSet<Signature, std::hash::BuildHasherDefault<MacHash>>,
+    order: std::collections::VecDeque<(Signature, i64)>,
+}
+
+impl std::hash::Hash for Signature {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut first = [0; 8];
+        first.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(first));
+    }
+}
+
+/// The hasher for [`Signature`]s: their first 8 bytes, as they are (see [`Replays`]).
+#[derive(Default)]
+struct MacHash(u64);
+
+impl std::hash::Hasher for MacHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (Signature's Hash); anything else is folded in all the same.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
 }
 
 impl Replays {
     pub const CAPACITY: usize = 100_000;
+    pub const SHARDS: usize = 16;
 
     /// Records `signature` (accepted at `now`); false when it was accepted before.
-    fn first_time(&self, signature: &[u8], now: i64) -> bool {
-        use sha2::Digest;
-        let key: [u8; 32] = sha2::Sha256::digest(signature).into();
-        let mut inner = crate::sync::lock(&self.inner);
+    pub fn first_time(&self, signature: Signature, now: i64) -> bool {
+        let shard = &self.shards[usize::from(signature.0[31]) % Self::SHARDS];
+        let mut shard = crate::sync::lock(shard);
         // Forget what the signature window would refuse anyway.
-        while let Some((old, at)) = inner.order.front().copied() {
-            if at >= now - super::signature::MAX_SKEW_SECS * 2 && inner.order.len() < Self::CAPACITY
+        while let Some((old, at)) = shard.order.front().copied() {
+            if at >= now - super::signature::MAX_SKEW_SECS * 2
+                && shard.order.len() < Self::CAPACITY / Self::SHARDS
             {
                 break;
             }
-            inner.order.pop_front();
-            inner.set.remove(&old);
+            shard.order.pop_front();
+            shard.set.remove(&old);
         }
-        if !inner.set.insert(key) {
+        if !shard.set.insert(signature) {
             return false;
         }
-        inner.order.push_back((key, now));
+        shard.order.push_back((signature, now));
         true
     }
 }
@@ -126,18 +168,18 @@ where
         let verifier = Verifier::from_ref(state);
         let timestamp = timestamp.as_ref().map(header::HeaderValue::as_bytes);
         let signature = signature.as_ref().map(header::HeaderValue::as_bytes);
-        if let Err(reason) = verifier
+        let signature = match verifier
             .secrets
             .verify(timestamp, signature, &body, now.timestamp())
         {
-            verifier.failures.inc();
-            tracing::warn!(%reason, "refused slash command: bad signature");
-            return Err(Refused::Signature);
-        }
-        if !verifier
-            .seen
-            .first_time(signature.unwrap_or_default(), now.timestamp())
-        {
+            Ok(signature) => signature,
+            Err(reason) => {
+                verifier.failures.inc();
+                tracing::warn!(%reason, "refused slash command: bad signature");
+                return Err(Refused::Signature);
+            }
+        };
+        if !verifier.seen.first_time(signature, now.timestamp()) {
             verifier.failures.inc();
             tracing::warn!("refused Slack request: a replay of a request already accepted");
             return Err(Refused::Signature);
@@ -149,5 +191,62 @@ where
             body,
             received_at: now,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Distinct signatures, spread over every shard as MACs are.
+    fn signature(n: u32) -> Signature {
+        use sha2::Digest;
+        Signature(sha2::Sha256::digest(n.to_le_bytes()).into())
+    }
+
+    #[test]
+    fn a_signature_is_accepted_once() {
+        let seen = Replays::default();
+        assert!(seen.first_time(signature(1), 1_000));
+        assert!(seen.first_time(signature(2), 1_000));
+        assert!(!seen.first_time(signature(1), 1_000));
+        assert!(!seen.first_time(signature(1), 1_001));
+    }
+
+    #[test]
+    fn the_window_and_the_capacity_bound_what_is_kept() {
+        let seen = Replays::default();
+        let now = 1_000_000;
+        assert!(seen.first_time(signature(0), now));
+        // Past twice the signature window it is forgotten (the window refuses it anyway).
+        let later = now + 2 * super::super::signature::MAX_SKEW_SECS + 1;
+        for n in 1..=Replays::SHARDS as u32 * 4 {
+            assert!(seen.first_time(signature(n), later));
+        }
+        assert!(
+            seen.first_time(signature(0), later),
+            "forgotten after the window"
+        );
+
+        // A flood within the window: at most CAPACITY kept, the oldest dropped first.
+        let seen = Replays::default();
+        let flood = Replays::CAPACITY as u32 * 2;
+        for n in 0..flood {
+            assert!(seen.first_time(signature(n), now));
+        }
+        let kept: usize = seen
+            .shards
+            .iter()
+            .map(|s| crate::sync::lock(s).set.len())
+            .sum();
+        assert!(
+            kept <= Replays::CAPACITY && kept > Replays::CAPACITY * 9 / 10,
+            "{kept}"
+        );
+        assert!(
+            !seen.first_time(signature(flood - 1), now),
+            "the newest is kept"
+        );
+        assert!(seen.first_time(signature(0), now), "the oldest was dropped");
     }
 }

@@ -4,6 +4,7 @@
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 /// How far a request's timestamp may be from our clock, either way, before it is a replay.
 pub const MAX_SKEW_SECS: i64 = 300;
@@ -30,7 +31,7 @@ pub enum SignatureError {
     BadTimestamp,
     #[error("timestamp is {0} s away from now (more than {MAX_SKEW_SECS} s)")]
     Stale(i64),
-    #[error("signature is not v0=<64 hex digits>")]
+    #[error("signature is not v0=<64 lower-case hex digits>")]
     Malformed,
     #[error("signature does not match any signing secret")]
     Mismatch,
@@ -59,14 +60,20 @@ impl SigningSecrets {
     }
 
     /// Verifies a request against `now` (unix seconds; injected so tests can use Slack's
-    /// published 2018 example).
+    /// published 2018 example). On success, the signature's bytes (the MAC that matched): the
+    /// one key a replay of this request has, whatever else an attacker changes.
+    ///
+    /// The signature must be `v0=` and 64 lower-case hex digits, as Slack sends it and as
+    /// Slack's own SDKs compare it (a string comparison with the lower-case hex digest), so
+    /// one MAC has one spelling: the expected digest is written as hex and compared in
+    /// constant time, without decoding what the request sent.
     pub fn verify(
         &self,
         timestamp: Option<&[u8]>,
         signature: Option<&[u8]>,
         body: &[u8],
         now: i64,
-    ) -> Result<(), SignatureError> {
+    ) -> Result<Signature, SignatureError> {
         let timestamp = timestamp.ok_or(SignatureError::MissingTimestamp)?;
         let signature = signature.ok_or(SignatureError::MissingSignature)?;
         let ts: i64 = std::str::from_utf8(timestamp)
@@ -78,26 +85,38 @@ impl SigningSecrets {
         if skew.saturating_abs() > MAX_SKEW_SECS {
             return Err(SignatureError::Stale(skew));
         }
-        let mut expected = [0u8; 32];
-        signature
+        let given = signature
             .strip_prefix(b"v0=")
-            .filter(|hex| hex.len() == 64)
-            .and_then(|hex| hex::decode_to_slice(hex, &mut expected).ok())
+            .filter(|hex| {
+                hex.len() == 64 && hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            })
             .ok_or(SignatureError::Malformed)?;
-        let matches = self.0.iter().any(|secret| {
-            let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
-                .expect("HMAC accepts keys of any length");
-            mac.update(b"v0:");
-            mac.update(timestamp);
-            mac.update(b":");
-            mac.update(body);
-            mac.verify_slice(&expected).is_ok()
-        });
-        if matches {
-            Ok(())
-        } else {
-            Err(SignatureError::Mismatch)
-        }
+        self.0
+            .iter()
+            .find_map(|secret| {
+                let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
+                    .expect("HMAC accepts keys of any length");
+                mac.update(b"v0:");
+                mac.update(timestamp);
+                mac.update(b":");
+                mac.update(body);
+                let mac: [u8; 32] = mac.finalize().into_bytes().into();
+                let mut hex = [0u8; 64];
+                hex::encode_to_slice(mac, &mut hex).ok()?;
+                bool::from(hex.ct_eq(given)).then_some(Signature(mac))
+            })
+            .ok_or(SignatureError::Mismatch)
+    }
+}
+
+/// A verified request's signature, as bytes: an HMAC-SHA256 output, so uniformly distributed
+/// and, without the signing secret, not chosen by whoever sent the request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Signature(pub [u8; 32]);
+
+impl std::fmt::Debug for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signature(..)")
     }
 }
 
@@ -138,6 +157,7 @@ mod tests {
             body.as_bytes(),
             now,
         )
+        .map(drop)
     }
 
     #[test]
@@ -147,6 +167,16 @@ mod tests {
             Ok(())
         );
         assert_eq!(sign(SECRET, NOW, BODY.as_bytes()), SIG);
+        // The signature's bytes come back: the replay key.
+        let bytes = secrets(SECRET)
+            .verify(
+                Some(TS.as_bytes()),
+                Some(SIG.as_bytes()),
+                BODY.as_bytes(),
+                NOW,
+            )
+            .unwrap();
+        assert_eq!(hex::encode(bytes.0), SIG["v0=".len()..]);
     }
 
     #[test]
@@ -270,8 +300,12 @@ mod tests {
         for (name, ts, sig, body, now, want) in cases {
             assert_eq!(check(&s, ts, sig, body, now), Err(want), "case {name}");
         }
-        // Upper-case hex is the same bytes; Slack sends lower case, but hex is hex.
-        assert_eq!(check(&s, Some(TS), Some(&upper), BODY, NOW), Ok(()));
+        // Upper-case hex would be a second spelling of the same MAC (a replay under another
+        // name); Slack sends lower case and its SDKs accept only that.
+        assert_eq!(
+            check(&s, Some(TS), Some(&upper), BODY, NOW),
+            Err(SignatureError::Malformed)
+        );
         assert_eq!(
             check(&secrets("wrong-secret"), Some(TS), Some(SIG), BODY, NOW),
             Err(SignatureError::Mismatch)

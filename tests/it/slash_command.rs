@@ -580,6 +580,21 @@ async fn a_replayed_command_is_refused_and_looks_nothing_up() {
             "the same signed request again is a replay"
         );
     }
+    // The same signature spelled in upper case: the same MAC, so the same replay.
+    let upper = marketplace_activity::slack::signature::sign(SECRET, now, body.as_bytes())
+        .to_uppercase()
+        .replace("V0=", "v0=");
+    let resp = app
+        .http
+        .post(format!("{}/slack/commands", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", now.to_string())
+        .header("x-slack-signature", upper)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401, "a re-spelled signature is refused");
     app.shutdown().await;
     assert_eq!(
         app.cloudtrail.calls().len(),

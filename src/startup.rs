@@ -377,32 +377,51 @@ fn with_layers(router: Router, metrics: Metrics, body_timeout: Duration) -> App 
         metrics,
         body_timeout,
     });
-    let traced = TraceLayer::new_for_http()
-        // One INFO line per request with its status and latency. Our handlers log why they
-        // answered 4xx/5xx, so tower-http's own ERROR for a 503 would be noise.
-        .on_response(DefaultOnResponse::new().level(Level::INFO))
-        .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
-        .make_span_with(RequestSpan)
-        .layer(routes);
+    // The trace only when its span (which gives every line logged for a request its
+    // request_id) or its INFO line would be recorded: RUST_LOG is read once, at start-up, and
+    // with both off the layer would still time every request.
+    let on = tracing::enabled!(Level::INFO)
+        || tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO);
+    let traced = on.then(|| {
+        TraceLayer::new_for_http()
+            // One INFO line per request with its status and latency. Our handlers log why
+            // they answered 4xx/5xx, so tower-http's own ERROR for a 503 would be noise.
+            .on_response(DefaultOnResponse::new().level(Level::INFO))
+            .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
+            .make_span_with(RequestSpan)
+            .layer(routes.clone())
+    });
     // Served as it is, not as the fallback of one more Router: that would route, box and
     // clone once more per request for nothing.
-    RequestIds { inner: traced }
+    RequestIds {
+        inner: match traced {
+            Some(traced) => Traced::On(traced),
+            None => Traced::Off(routes),
+        },
+    }
 }
 
 /// The app as the server runs it: the routes (each with [`PerRoute`]), one trace span per
-/// request, and the request ids.
-pub type App = RequestIds<
-    Trace<
-        Router,
-        SharedClassifier<ServerErrorsAsFailures>,
-        RequestSpan,
-        DefaultOnRequest,
-        DefaultOnResponse,
-        DefaultOnBodyChunk,
-        DefaultOnEos,
-        DefaultOnFailure,
-    >,
->;
+/// request when INFO is on, and the request ids.
+pub type App = RequestIds;
+
+/// The routes with the trace layer, or without it when INFO is off.
+#[derive(Clone)]
+pub enum Traced {
+    On(
+        Trace<
+            Router,
+            SharedClassifier<ServerErrorsAsFailures>,
+            RequestSpan,
+            DefaultOnRequest,
+            DefaultOnResponse,
+            DefaultOnBodyChunk,
+            DefaultOnEos,
+            DefaultOnFailure,
+        >,
+    ),
+    Off(Router),
+}
 
 /// The `request` span: method, path and request id. With INFO off, the span is not built and
 /// none of its fields are looked up.
@@ -485,36 +504,49 @@ struct RequestId(HeaderValue);
 /// came, so adding one grew it on every request, which cost more than the rest of the two
 /// layers together. The trace span reads the id from the request's extensions instead.
 #[derive(Clone)]
-pub struct RequestIds<S> {
-    inner: S,
+pub struct RequestIds {
+    inner: Traced,
 }
 
-impl<S, B, R> Service<Request<B>> for RequestIds<S>
-where
-    S: Service<Request<B>, Response = Response<R>, Error = Infallible>,
-    S::Future: Send + 'static,
-    R: Send + 'static,
-{
-    type Response = Response<R>;
+impl Service<Request<Body>> for RequestIds {
+    type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<R>, Infallible>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+        match &mut self.inner {
+            Traced::On(traced) => Service::<Request<Body>>::poll_ready(traced, cx),
+            Traced::Off(routes) => Service::<Request<Body>>::poll_ready(routes, cx),
+        }
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let id = match request.headers().get(X_REQUEST_ID) {
             Some(id) => id.clone(),
             None => new_request_id(),
         };
-        request.extensions_mut().insert(RequestId(id.clone()));
-        let answer = self.inner.call(request);
-        Box::pin(async move {
-            let Ok(mut response) = answer.await;
+        let with_id = |mut response: Response, id| {
             response.headers_mut().entry(X_REQUEST_ID).or_insert(id);
             Ok(response)
-        })
+        };
+        match &mut self.inner {
+            Traced::On(traced) => {
+                // For the span (only built here, with the trace on).
+                request.extensions_mut().insert(RequestId(id.clone()));
+                let answer = traced.call(request);
+                Box::pin(async move {
+                    let Ok(response) = answer.await;
+                    with_id(response.map(Body::new), id)
+                })
+            }
+            Traced::Off(routes) => {
+                let answer = routes.call(request);
+                Box::pin(async move {
+                    let Ok(response) = answer.await;
+                    with_id(response, id)
+                })
+            }
+        }
     }
 }
 

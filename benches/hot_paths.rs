@@ -89,6 +89,40 @@ fn signature(c: &mut Criterion) {
     group.finish();
 }
 
+/// The replay check on every signed request: with the set full (100,000 signatures kept, as
+/// under a sustained load), each new signature is recorded and the oldest forgotten.
+fn replays(c: &mut Criterion) {
+    use marketplace_activity::slack::request::Replays;
+    use marketplace_activity::slack::signature::Signature;
+    let mac = |n: u64| {
+        let mut bytes = [0u8; 32];
+        for (i, chunk) in bytes.chunks_exact_mut(8).enumerate() {
+            // splitmix64: uniformly spread, as MACs are.
+            let mut z = n
+                .wrapping_mul(4)
+                .wrapping_add(i as u64)
+                .wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            chunk.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+        }
+        Signature(bytes)
+    };
+    let seen = Replays::default();
+    let now = 1_800_000_000;
+    let mut n = 0u64;
+    while n < Replays::CAPACITY as u64 * 2 {
+        seen.first_time(mac(n), now);
+        n += 1;
+    }
+    c.bench_function("replays/first_time (full)", |b| {
+        b.iter(|| {
+            n += 1;
+            black_box(seen.first_time(mac(n), now))
+        })
+    });
+}
+
 fn command(c: &mut Criterion) {
     let mut group = c.benchmark_group("command");
     for text in [
@@ -201,6 +235,7 @@ fn render_report(c: &mut Criterion) {
 
 criterion_group!(
     benches,
+    replays,
     signature,
     command,
     cloudtrail_record,

@@ -643,3 +643,21 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
         tracing::info!("shutdown signal received");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_distinct_v4_uuids_across_pool_refills() {
+        let ids: Vec<HeaderValue> = (0..1000).map(|_| new_request_id()).collect();
+        let unique: std::collections::HashSet<&[u8]> =
+            ids.iter().map(HeaderValue::as_bytes).collect();
+        assert_eq!(unique.len(), ids.len());
+        for id in &ids {
+            let uuid = uuid::Uuid::parse_str(id.to_str().unwrap()).unwrap();
+            assert_eq!(uuid.get_version_num(), 4, "{id:?}");
+            assert_eq!(id.len(), 36);
+        }
+    }
+}

@@ -93,7 +93,11 @@ impl SlashCommandForm {
 /// stays), then UTF-8 with invalid sequences replaced. Borrowed when there is nothing to decode.
 fn decode(input: &[u8]) -> Cow<'_, str> {
     if !input.iter().any(|&b| b == b'+' || b == b'%') {
-        return String::from_utf8_lossy(input);
+        // The validating fast path first; the lossy one only for bytes that are not UTF-8.
+        return match std::str::from_utf8(input) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(input),
+        };
     }
     let hex = |i: usize| input.get(i).and_then(|&b| char::from(b).to_digit(16));
     let mut bytes = Vec::with_capacity(input.len());

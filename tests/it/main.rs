@@ -18,3 +18,4 @@ mod rust_version;
 mod slash_command;
 mod sns_verify;
 mod socket;
+mod tls;

@@ -14,14 +14,13 @@ async fn the_apps_http_client_speaks_tls_and_checks_the_certificate() {
         .unwrap();
     let cert_der = cert.der().clone();
     let key_der = rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der());
-    let config = rustls::ServerConfig::builder_with_provider(
-        marketplace_activity::http::crypto_provider(),
-    )
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![cert_der.clone()], key_der.into())
-    .unwrap();
+    let config =
+        rustls::ServerConfig::builder_with_provider(marketplace_activity::http::crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert_der.clone()], key_der.into())
+            .unwrap();
     let config = Arc::new(config);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -39,7 +38,8 @@ async fn the_apps_http_client_speaks_tls_and_checks_the_certificate() {
                     Ok(n) => got.extend_from_slice(&buf[..n]),
                 }
             }
-            let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            let _ = tls
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
             tls.conn.send_close_notify();
             let _ = tls.flush();
         }

@@ -2,8 +2,8 @@
 //! shutdown keeps its budget.
 //!
 //! With `axum::serve` a client that sends nothing, or a byte now and then, kept its
-//! connection forever (it has no header timeout). Here
-//! the same app (the [`axum::Router`] in its layers) is served on hyper's HTTP/1 connections with:
+//! connection forever (it has no header timeout). Here the same app (the [`axum::Router`] in
+//! its layers) is served on hyper's HTTP/1 connections with:
 //! - **a header timeout** ([`HttpSettings::header_timeout`]): a connection with no request in
 //!   progress (accepted and waiting for its first request head, a head trickling in, or
 //!   kept alive after a response) is closed once it has waited that long. So it is also the
@@ -170,7 +170,11 @@ where
     );
     let http = hyper::server::conn::http1::Builder::new();
     let open = Connections::default();
-    let sweeper = tokio::spawn(sweep(open.clone(), settings.header_timeout));
+    // Stopped when `serve` returns or is dropped.
+    let sweeper = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(sweep(
+        open.clone(),
+        settings.header_timeout,
+    )));
     let graceful = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let mut accept_errors = Throttled::default();
@@ -279,7 +283,8 @@ where
     }
 
     drop(listener);
-    sweeper.abort();
+    // The sweep goes on while connections finish: a head still trickling in is closed at its
+    // timeout rather than held until the budget runs out.
     graceful.cancel();
     let deadline = Instant::now() + budget;
     // Connections first: a request in flight may still start background work.
@@ -297,6 +302,7 @@ where
         );
     }
     tasks.shutdown().await;
+    drop(sweeper);
     Stopped { in_time, dropped }
 }
 

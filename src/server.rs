@@ -403,8 +403,21 @@ const EVICTED: usize = 1 << (usize::BITS - 1);
 
 impl Activity {
     fn now(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        nanos_since(self.started)
     }
+
+    /// Claims a connection with no request in progress for closing (0 → [`EVICTED`]); false
+    /// when a request has started in the meantime.
+    fn claim_idle(&self) -> bool {
+        self.in_progress
+            .compare_exchange(0, EVICTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// Nanoseconds from `started` to now (the unit of [`Activity::waiting_since`]).
+fn nanos_since(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl Connections {
@@ -467,12 +480,7 @@ impl Connections {
             };
             let slot = &table.open[&id];
             // A request may have started since the scan: then look again.
-            if slot
-                .activity
-                .in_progress
-                .compare_exchange(0, EVICTED, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
+            if slot.activity.claim_idle() {
                 if let Some(slot) = table.open.remove(&id) {
                     slot.evict.cancel();
                 }
@@ -484,19 +492,15 @@ impl Connections {
     /// Closes every connection that has had no request in progress for longer than `limit`
     /// (the header timeout); returns how many.
     fn close_waiting_longer_than(&self, limit: Duration) -> usize {
-        let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let now = nanos_since(self.started);
         let limit = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX);
         let mut table = lock(&self.inner);
         let mut closed = 0;
         table.open.retain(|_, slot| {
             let a = &slot.activity;
             let waited = now.saturating_sub(a.waiting_since.load(Ordering::Acquire));
-            // Only from 0: a connection whose request has started in the meantime stays.
-            if waited <= limit
-                || a.in_progress
-                    .compare_exchange(0, EVICTED, Ordering::AcqRel, Ordering::Acquire)
-                    .is_err()
-            {
+            // A connection whose request has started in the meantime stays.
+            if waited <= limit || !a.claim_idle() {
                 return true;
             }
             a.timed_out.store(true, Ordering::Release);

@@ -49,7 +49,7 @@ use crate::state::{OpenError, StateStore};
 /// The bound, not yet running, application.
 pub struct Application {
     listener: TcpListener,
-    app: App,
+    app: RequestIds,
     tasks: TaskTracker,
     drain_timeout: Duration,
     http: HttpSettings,
@@ -372,7 +372,7 @@ pub const MAX_PENDING_ANSWERS: usize = 64;
 /// known); the request id and the trace wrap the whole router once. A layer added with
 /// `Router::layer` wraps each route in one more boxed service, and every request clones the
 /// boxes of its route, so the two outer layers cost allocations per request there.
-fn with_layers(router: Router, metrics: Metrics, body_timeout: Duration) -> App {
+fn with_layers(router: Router, metrics: Metrics, body_timeout: Duration) -> RequestIds {
     let routes = router.layer(PerRoute {
         metrics,
         body_timeout,
@@ -382,32 +382,29 @@ fn with_layers(router: Router, metrics: Metrics, body_timeout: Duration) -> App 
     // with both off the layer would still time every request.
     let on = tracing::enabled!(Level::INFO)
         || tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO);
-    let traced = on.then(|| {
-        TraceLayer::new_for_http()
-            // One INFO line per request with its status and latency. Our handlers log why
-            // they answered 4xx/5xx, so tower-http's own ERROR for a 503 would be noise.
-            .on_response(DefaultOnResponse::new().level(Level::INFO))
-            .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
-            .make_span_with(RequestSpan)
-            .layer(routes.clone())
-    });
     // Served as it is, not as the fallback of one more Router: that would route, box and
     // clone once more per request for nothing.
     RequestIds {
-        inner: match traced {
-            Some(traced) => Traced::On(traced),
-            None => Traced::Off(routes),
+        inner: if on {
+            Traced::On(
+                TraceLayer::new_for_http()
+                    // One INFO line per request with its status and latency. Our handlers log
+                    // why they answered 4xx/5xx, so tower-http's own ERROR for a 503 would be
+                    // noise.
+                    .on_response(DefaultOnResponse::new().level(Level::INFO))
+                    .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
+                    .make_span_with(RequestSpan)
+                    .layer(routes),
+            )
+        } else {
+            Traced::Off(routes)
         },
     }
 }
 
-/// The app as the server runs it: the routes (each with [`PerRoute`]), one trace span per
-/// request when INFO is on, and the request ids.
-pub type App = RequestIds;
-
 /// The routes with the trace layer, or without it when INFO is off.
 #[derive(Clone)]
-pub enum Traced {
+enum Traced {
     On(
         Trace<
             Router,
@@ -426,7 +423,7 @@ pub enum Traced {
 /// The `request` span: method, path and request id. With INFO off, the span is not built and
 /// none of its fields are looked up.
 #[derive(Clone, Copy)]
-pub struct RequestSpan;
+struct RequestSpan;
 
 impl<B> MakeSpan<B> for RequestSpan {
     fn make_span(&mut self, req: &Request<B>) -> tracing::Span {
@@ -504,7 +501,7 @@ struct RequestId(HeaderValue);
 /// came, so adding one grew it on every request, which cost more than the rest of the two
 /// layers together. The trace span reads the id from the request's extensions instead.
 #[derive(Clone)]
-pub struct RequestIds {
+struct RequestIds {
     inner: Traced,
 }
 

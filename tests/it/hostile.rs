@@ -268,6 +268,40 @@ async fn shutdown_keeps_one_budget_for_connections_and_background_answers() {
     assert!(closed_after < Duration::from_secs(1));
 }
 
+/// At shutdown a head still trickling in does not hold the budget: the header timeout keeps
+/// being enforced while connections finish, so the server stops at the timeout, not at the
+/// end of a longer budget.
+#[tokio::test]
+async fn at_shutdown_a_trickling_head_is_closed_at_the_header_timeout() {
+    let mut app = spawn_app(Options {
+        http: HttpSettings {
+            header_timeout: Duration::from_secs(1),
+            ..HttpSettings::default()
+        },
+        drain_timeout: Duration::from_secs(10),
+        ..Options::default()
+    })
+    .await;
+    let mut half = TcpStream::connect(host_port(&app.url)).await.unwrap();
+    half.write_all(b"POST /slack/commands HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let start = Instant::now();
+    tokio::time::timeout(Duration::from_secs(8), app.shutdown())
+        .await
+        .expect("stopped well within the 10 s budget");
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_millis(2500),
+        "stopped after {took:?}: the trickling head held the shutdown"
+    );
+    let (_, closed_after) =
+        tokio::time::timeout(Duration::from_secs(1), read_until_closed(&mut half))
+            .await
+            .expect("its connection is closed");
+    assert!(closed_after < Duration::from_secs(1));
+}
+
 // --- the binary -------------------------------------------------------------------------
 
 /// The binary under `ulimit -n <files>` (sh execs it, so the pid is the server's).

@@ -375,3 +375,91 @@ async fn readyz_reports_whether_the_queue_is_read() {
         .unwrap_or(0);
     assert!(failures >= 1, "{metrics}");
 }
+
+/// A stand-in for SQS (its JSON protocol) whose first ReceiveMessage answers `late` after it
+/// arrives, with one message; later receives answer empty after a short wait. Records the
+/// receipt handles deleted. moto can't be told to answer late, which is the case here: the app
+/// stops while SQS is already handing it a message.
+struct SlowSqs {
+    url: String,
+    receiving: std::sync::Arc<tokio::sync::Notify>,
+    deleted: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SlowSqs {
+    async fn start(body: String, late: Duration) -> Self {
+        use axum::http::HeaderMap;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let receiving = Arc::new(tokio::sync::Notify::new());
+        let deleted = Arc::new(Mutex::new(Vec::new()));
+        let answered = Arc::new(AtomicBool::new(false));
+        let (r, d) = (receiving.clone(), deleted.clone());
+        let handler = move |headers: HeaderMap, request: String| {
+            let (r, d, answered, body) = (r.clone(), d.clone(), answered.clone(), body.clone());
+            async move {
+                let target = headers
+                    .get("x-amz-target")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let answer = match target.as_str() {
+                    "AmazonSQS.ReceiveMessage" if !answered.swap(true, Ordering::SeqCst) => {
+                        r.notify_one();
+                        tokio::time::sleep(late).await;
+                        json!({"Messages": [{"MessageId": "m-1", "ReceiptHandle": "rh-1", "Body": body}]})
+                    }
+                    "AmazonSQS.ReceiveMessage" => {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        json!({})
+                    }
+                    "AmazonSQS.DeleteMessage" => {
+                        let request: Value = serde_json::from_str(&request).unwrap_or_default();
+                        let handle = request["ReceiptHandle"].as_str().unwrap_or_default();
+                        d.lock().unwrap().push(handle.to_owned());
+                        json!({})
+                    }
+                    _ => json!({}),
+                };
+                (
+                    [("content-type", "application/x-amz-json-1.0")],
+                    answer.to_string(),
+                )
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let app = axum::Router::new().fallback(axum::routing::post(handler));
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url,
+            receiving,
+            deleted,
+        }
+    }
+}
+
+#[tokio::test]
+async fn stopping_during_a_receive_delivers_the_message_sqs_handed_out() {
+    let sqs = SlowSqs::start(ct_purchase().to_string(), Duration::from_millis(600)).await;
+    let client = marketplace_activity::notify::queue::client(&sdk_config(&sqs.url).await);
+    let options = Options {
+        notify: Some(NotifyOptions {
+            queue_url: Some(format!("{}/123456789012/marketplace-events", sqs.url)),
+            ..NotifyOptions::default()
+        }),
+        queue_client: Some(client),
+        ..Options::default()
+    };
+    let slack = FakeSlack::start().await;
+    let mut app = start_app(options, FakeAws::start().await, slack.clone()).await;
+    tokio::time::timeout(Duration::from_secs(10), sqs.receiving.notified())
+        .await
+        .expect("the app asks SQS for messages");
+    // Stop while SQS is answering: what it hands out is delivered, not left invisible.
+    app.shutdown().await;
+    assert_eq!(slack.posts().len(), 1, "{:?}", slack.posts());
+    assert_eq!(*sqs.deleted.lock().unwrap(), ["rh-1"]);
+}

@@ -17,7 +17,7 @@
 #   that getaddrinfo "requires at runtime the shared libraries" of glibc refers to those.
 # - TLS: rustls with aws-lc-rs, compiled into the binary; the AWS SDK reads the trust roots
 #   from /etc/ssl/certs/ca-certificates.crt (the platform's bundle, copied from a clean Debian
-#   stage below), reqwest (Slack) carries its own (webpki-roots).
+#   stage below), and so do reqwest (Slack) and Socket Mode: one trust store, SSL_CERT_FILE.
 # See <https://doc.rust-lang.org/reference/linkage.html#static-and-dynamic-c-runtimes>.
 
 FROM rust:1.95-slim-bookworm AS build

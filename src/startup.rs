@@ -263,8 +263,10 @@ impl Application {
     }
 }
 
-/// One HTTP client for every call to Slack and SNS.
+/// One HTTP client for every call to Slack and SNS. Without a trust root every call over
+/// TLS (Slack, SNS, AWS) would fail, so that stops the start with what to fix.
 fn http_client() -> std::io::Result<reqwest::Client> {
+    crate::http::trust_roots().map_err(std::io::Error::other)?;
     crate::http::client_builder()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))

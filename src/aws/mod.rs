@@ -46,6 +46,15 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
     )
 }
 
+/// The SDK configuration from [`sdk_config_loader`], once the platform's trust roots are known
+/// to be there: the SDK's HTTPS client panics while it loads when it finds none (it reads the
+/// same roots, <https://docs.rs/aws-smithy-http-client/latest/aws_smithy_http_client/tls/struct.TrustStore.html>),
+/// so that case is an error that says what to install instead.
+pub async fn load_sdk_config() -> Result<aws_config::SdkConfig, crate::http::NoTrustRoots> {
+    crate::http::trust_roots()?;
+    Ok(sdk_config_loader().load().await)
+}
+
 pub use crate::domain::{Failure, Fetched, LookupError};
 
 /// Everything the app asks AWS, built once at start-up for the configured accounts.

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::aws::{connect, sdk_config_loader};
+use crate::aws::{connect, load_sdk_config};
 use crate::config::{NotifySettings, ServeArgs, ServeSettings, StateSettings};
 use crate::domain::Audience;
 use crate::metrics::Metrics;
@@ -74,7 +74,14 @@ pub async fn run(args: &ServeArgs, out: &mut dyn std::io::Write) -> std::io::Res
         }
     };
     report(vec![Outcome::ok("configuration", describe(&settings))])?;
-    let sdk = sdk_config_loader().load().await;
+    let sdk = match load_sdk_config().await {
+        Ok(sdk) => sdk,
+        Err(e) => {
+            let (cause, fix) = split_fix(&e.to_string());
+            report(vec![Outcome::fail("tls", cause, fix)])?;
+            return Ok(false);
+        }
+    };
     if let Some(notify) = &settings.notify {
         report(vec![check_slack(notify).await])?;
     }
@@ -112,9 +119,9 @@ fn cut(line: &str) -> String {
 /// A configuration error's message says what is wrong and, after a colon, what to do
 /// ("SLACK_SIGNING_SECRET is required: set it to …"). Split there; otherwise point at `--help`.
 fn split_fix(message: &str) -> (String, String) {
-    const VERBS: [&str; 10] = [
+    const VERBS: [&str; 11] = [
         "set ", "use ", "give ", "add ", "allow ", "make ", "pass ", "remove ", "create ",
-        "deploy ",
+        "install ", "deploy ",
     ];
     for (i, _) in message.match_indices(": ") {
         let rest = &message[i + 2..];

@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use crate::aws::events_file::{Loaded, Progress};
 use crate::aws::reports::{Budget, Reporter};
-use crate::aws::{connect, sdk_config_loader, ActivitySource};
+use crate::aws::{connect, load_sdk_config, ActivitySource};
 use crate::config::QueryArgs;
 use crate::domain::{Audience, Command, ReadSoFar, USAGE};
 use crate::metrics::Metrics;
@@ -41,7 +41,7 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<Answered> {
     let now = chrono::Utc::now();
     let (source, window, agreements) = if args.events_file.is_empty() {
         let scope = args.regions.scope()?;
-        let sdk = sdk_config_loader().load().await;
+        let sdk = load_sdk_config().await?;
         let aws = connect(&sdk, &scope, &Metrics::new());
         (
             ActivitySource::CloudTrail(aws.cloudtrail),

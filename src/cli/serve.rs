@@ -1,6 +1,6 @@
 //! `marketplace-activity serve`: the production entry point.
 
-use crate::aws::{connect, sdk_config_loader, ActivitySource};
+use crate::aws::{connect, load_sdk_config, ActivitySource};
 use crate::config::ServeArgs;
 use crate::metrics::Metrics;
 use crate::startup::{open_state, shutdown_signal, Application};
@@ -9,7 +9,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
     // Before the port opens: a SIGTERM from then on is a clean stop.
     let stop = shutdown_signal();
-    let sdk = sdk_config_loader().load().await;
+    let sdk = load_sdk_config().await?;
     let metrics = Metrics::new();
     let aws = connect(&sdk, &settings.scope(), &metrics);
     aws.list_organization().await;

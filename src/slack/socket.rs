@@ -245,11 +245,13 @@ pub fn start(
         state,
         seen: Seen::default(),
         tls: {
-            let tls = crate::http::tls_config();
-            if tls.is_none() {
-                tracing::error!("Socket Mode: no TLS configuration; wss:// URLs will fail");
+            match crate::http::tls_config() {
+                Ok(tls) => Some(tls),
+                Err(e) => {
+                    tracing::error!(error = %e, "Socket Mode: no TLS; wss:// URLs will fail");
+                    None
+                }
             }
-            tls
         },
         status,
     });

@@ -358,7 +358,23 @@ async fn start_console() -> anyhow::Result<Console> {
             ),
         )
         .with_state(state);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    // HTTP/1.1 through hyper directly, as `server::serve` does: `axum::serve` would also link
+    // an HTTP/2 server into the binary for this one loopback console.
+    tokio::spawn(async move {
+        let http = hyper::server::conn::http1::Builder::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = hyper::service::service_fn({
+                let app = app.clone();
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    tower_service::Service::call(
+                        &mut app.clone(),
+                        request.map(axum::body::Body::new),
+                    )
+                }
+            });
+            tokio::spawn(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        }
+    });
     Ok(Console {
         response_url: format!("http://{addr}/response"),
         api_url: format!("http://{addr}/api"),

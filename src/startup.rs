@@ -13,7 +13,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::MatchedPath;
 use axum::http::{HeaderName, HeaderValue, Request};
 use axum::response::Response;
 use axum::Router;
@@ -25,7 +24,7 @@ use tower_http::trace::{
     DefaultOnBodyChunk, DefaultOnEos, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse,
     MakeSpan, Trace, TraceLayer,
 };
-use tower_layer::Layer;
+use tower_layer::Layer as _;
 use tower_service::Service;
 use tracing::Level;
 
@@ -370,22 +369,22 @@ pub const MAX_PENDING_ANSWERS: usize = 64;
 /// UUID), one INFO line per request, the request counter, and the body deadline (innermost,
 /// so its 408 is traced and counted).
 ///
-/// The counter and the deadline are layered on the routes (only there is the route's pattern
-/// known); the request id and the trace wrap the whole router once. A layer added with
-/// `Router::layer` wraps each route in one more boxed service, and every request clones the
-/// boxes of its route, so the two outer layers cost allocations per request there.
+/// All of it wraps the router once, outside it: a layer added with `Router::layer` wraps each
+/// route in one more boxed service, and every request clones the boxes of its route, so it
+/// costs allocations per request there. The counter's label is the route's pattern, known
+/// outside the router because every route is a literal path (no `{parameter}`: a test holds
+/// them to that) and the fallback marks what no route matched.
 fn with_layers(router: Router, metrics: Metrics, body_timeout: Duration) -> RequestIds {
-    let routes = router.layer(PerRoute {
+    let counted = Counted {
+        routes: router.fallback(unmatched),
         metrics,
         body_timeout,
-    });
+    };
     // The trace only when its span (which gives every line logged for a request its
     // request_id) or its INFO line would be recorded: RUST_LOG is read once, at start-up, and
     // with both off the layer would still time every request.
     let on = tracing::enabled!(Level::INFO)
         || tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO);
-    // Served as it is, not as the fallback of one more Router: that would route, box and
-    // clone once more per request for nothing.
     RequestIds {
         inner: if on {
             Traced::On(
@@ -396,20 +395,32 @@ fn with_layers(router: Router, metrics: Metrics, body_timeout: Duration) -> Requ
                     .on_response(DefaultOnResponse::new().level(Level::INFO))
                     .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
                     .make_span_with(RequestSpan)
-                    .layer(routes),
+                    .layer(counted),
             )
         } else {
-            Traced::Off(routes)
+            Traced::Off(counted)
         },
     }
 }
+
+/// The answer when no route matched (axum's own: 404, no body), marked for the counter.
+async fn unmatched() -> impl axum::response::IntoResponse {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        axum::Extension(Unmatched),
+    )
+}
+
+/// On a response: no route matched its request.
+#[derive(Clone, Copy)]
+struct Unmatched;
 
 /// The routes with the trace layer, or without it when INFO is off.
 #[derive(Clone)]
 enum Traced {
     On(
         Trace<
-            Router,
+            Counted,
             SharedClassifier<ServerErrorsAsFailures>,
             RequestSpan,
             DefaultOnRequest,
@@ -419,7 +430,7 @@ enum Traced {
             DefaultOnFailure,
         >,
     ),
-    Off(Router),
+    Off(Counted),
 }
 
 /// The `request` span: method, path and request id. With INFO off, the span is not built and
@@ -433,60 +444,49 @@ impl<B> MakeSpan<B> for RequestSpan {
     }
 }
 
-/// On every route: counts the request by its route (the pattern, not the raw path) and
-/// status, and gives its body the deadline inside the count (so a 408 is counted). A plain
-/// service rather than `axum::middleware::from_fn`, which clones the whole route below it on
-/// every call.
+/// The routes, each request counted by its route (the pattern, not the raw path) and status,
+/// and its body given the deadline inside the count (so a 408 is counted).
 #[derive(Clone)]
-struct PerRoute {
+struct Counted {
+    routes: Router,
     metrics: Metrics,
     body_timeout: Duration,
 }
 
-impl<S> Layer<S> for PerRoute {
-    type Service = PerRouteService<S>;
-
-    fn layer(&self, inner: S) -> PerRouteService<S> {
-        PerRouteService {
-            inner,
-            layer: self.clone(),
+impl Counted {
+    fn answer(&mut self, request: Request<Body>) -> impl Future<Output = Response> + Send {
+        // The path shares the request's buffer: no copy.
+        let uri = request.uri().clone();
+        let (request, deadline) = server::BodyDeadline::start(request, self.body_timeout);
+        let answer = self.routes.call(request);
+        let metrics = self.metrics.clone();
+        async move {
+            let Ok(response) = answer.await;
+            let response = deadline.answer(response);
+            let route = match response.extensions().get::<Unmatched>() {
+                Some(Unmatched) => "unmatched",
+                // Every route is a literal path: the one matched is the path asked for.
+                None => uri.path(),
+            };
+            metrics.http_request(route, response.status().as_u16());
+            response
         }
     }
 }
 
-#[derive(Clone)]
-struct PerRouteService<S> {
-    inner: S,
-    layer: PerRoute,
-}
-
-impl<S> Service<Request<Body>> for PerRouteService<S>
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
-{
+impl Service<Request<Body>> for Counted {
     type Response = Response;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // A Router is always ready.
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let route = request.extensions().get::<MatchedPath>().cloned();
-        let (request, deadline) = server::BodyDeadline::start(request, self.layer.body_timeout);
-        let answer = self.inner.call(request);
-        let metrics = self.layer.metrics.clone();
-        Box::pin(async move {
-            let Ok(response) = answer.await;
-            let response = deadline.answer(response);
-            metrics.http_request(
-                route.as_ref().map_or("unmatched", MatchedPath::as_str),
-                response.status().as_u16(),
-            );
-            Ok(response)
-        })
+        let answer = self.answer(request);
+        Box::pin(async move { Ok(answer.await) })
     }
 }
 
@@ -515,7 +515,7 @@ impl Service<Request<Body>> for RequestIds {
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         match &mut self.inner {
             Traced::On(traced) => Service::<Request<Body>>::poll_ready(traced, cx),
-            Traced::Off(routes) => Service::<Request<Body>>::poll_ready(routes, cx),
+            Traced::Off(counted) => Service::<Request<Body>>::poll_ready(counted, cx),
         }
     }
 
@@ -538,12 +538,10 @@ impl Service<Request<Body>> for RequestIds {
                     with_id(response.map(Body::new), id)
                 })
             }
-            Traced::Off(routes) => {
-                let answer = routes.call(request);
-                Box::pin(async move {
-                    let Ok(response) = answer.await;
-                    with_id(response, id)
-                })
+            Traced::Off(counted) => {
+                // Counted's future inside this one: one box per request, not two.
+                let answer = counted.answer(request);
+                Box::pin(async move { with_id(answer.await, id) })
             }
         }
     }
@@ -646,6 +644,65 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The request counter labels a request with the path it asked for once a route matched
+    /// it ([`Counted`]): right only while every route is a literal path. A `{parameter}` or
+    /// `{*wildcard}` route would make one label per value asked for.
+    #[test]
+    fn every_route_is_a_literal_path() {
+        fn sources(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, String)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    out.push((path, text));
+                }
+            }
+        }
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut routes = Vec::new();
+        for (path, text) in &files {
+            // The demo's console is a Slack stand-in of its own, not served by the app.
+            if path.ends_with("cli/demo.rs") {
+                continue;
+            }
+            for (at, _) in text.match_indices(".route(") {
+                if text[..at].ends_with('"') {
+                    continue; // this test's own search string
+                }
+                let rest = text[at + 7..].trim_start();
+                let Some(literal) = rest.strip_prefix('"') else {
+                    panic!("{}: a route whose path is not a literal", path.display());
+                };
+                let pattern = &literal[..literal.find('"').unwrap()];
+                assert!(
+                    pattern.starts_with('/') && !pattern.contains(['{', '}', '*', ':']),
+                    "{}: route {pattern:?} is not a literal path",
+                    path.display()
+                );
+                routes.push(pattern.to_owned());
+            }
+        }
+        // The scan found the routes (it would pass vacuously otherwise).
+        for known in [
+            "/slack/commands",
+            "/events",
+            "/events/sns",
+            "/healthz",
+            "/metrics",
+        ] {
+            assert!(
+                routes.iter().any(|r| r == known),
+                "{known} not in {routes:?}"
+            );
+        }
+    }
 
     #[test]
     fn request_ids_are_distinct_v4_uuids_across_pool_refills() {

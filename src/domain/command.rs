@@ -109,10 +109,14 @@ fn quote_all(words: &[String]) -> String {
 impl Command {
     /// Parses the text typed after the command. Case and extra spaces don't matter.
     pub fn parse(text: &str) -> Result<Self, CommandError> {
-        let words: Vec<&str> = text.split_whitespace().collect();
-        if words.len() == 1 && words[0].eq_ignore_ascii_case("help") {
-            return Ok(Self::Help);
+        // `help` without collecting the words.
+        let mut first_two = text.split_whitespace();
+        if let (Some(only), None) = (first_two.next(), first_two.next()) {
+            if only.eq_ignore_ascii_case("help") {
+                return Ok(Self::Help);
+            }
         }
+        let words: Vec<&str> = text.split_whitespace().collect();
         let mut query = Query::default();
         let mut window_word: Option<String> = None;
         let mut filter_word: Option<String> = None;

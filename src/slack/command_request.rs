@@ -11,35 +11,37 @@ use super::response_url::ResponseUrl;
 
 /// The fields we read; the deprecated `token` is ignored on purpose (requests are verified by
 /// their signature). [`SlashCommandForm::parse`] reads them the way `serde_urlencoded` reads
-/// this struct (the derive stays, and a test holds the two to the same answers).
+/// this struct (the derive stays, and a test holds the two to the same answers). A value with
+/// nothing to decode borrows the body (most of them: ids, `help`); serde's derive, used for
+/// Socket Mode's JSON, always owns them.
 #[derive(Deserialize, Default)]
 #[cfg_attr(test, derive(Debug, PartialEq))]
-pub struct SlashCommandForm {
+pub struct SlashCommandForm<'a> {
     #[serde(default)]
-    team_id: String,
+    team_id: Cow<'a, str>,
     #[serde(default)]
-    channel_id: String,
+    channel_id: Cow<'a, str>,
     #[serde(default)]
-    user_id: String,
+    user_id: Cow<'a, str>,
     #[serde(default)]
-    command: Option<String>,
+    command: Option<Cow<'a, str>>,
     #[serde(default)]
-    text: String,
+    text: Cow<'a, str>,
     #[serde(default)]
-    response_url: Option<String>,
+    response_url: Option<Cow<'a, str>>,
     #[serde(default)]
-    ssl_check: Option<String>,
+    ssl_check: Option<Cow<'a, str>>,
     /// Interactions (shortcuts, button clicks) come as one `payload` field: not a command.
     #[serde(default)]
-    payload: Option<String>,
+    payload: Option<Cow<'a, str>>,
 }
 
-impl SlashCommandForm {
+impl<'a> SlashCommandForm<'a> {
     /// Parses the form as `serde_urlencoded::from_bytes` does (pairs split on `&` and the
     /// first `=`, `+` a space, `%XX` a byte, invalid UTF-8 replaced, unknown fields ignored, a
     /// field given twice an error), decoding only the values of the fields kept: the rest of a
     /// slash command's ~500 bytes (token, names, trigger id) are skipped, not decoded.
-    pub fn parse(body: &[u8]) -> Result<Self, serde_urlencoded::de::Error> {
+    pub fn parse(body: &'a [u8]) -> Result<Self, serde_urlencoded::de::Error> {
         let mut form = Self::default();
         let mut seen = [false; 8];
         for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
@@ -61,7 +63,7 @@ impl SlashCommandForm {
             if std::mem::replace(&mut seen[n], true) {
                 return Err(serde::de::Error::duplicate_field(name));
             }
-            let value = decode(value).into_owned();
+            let value = decode(value);
             match n {
                 0 => form.team_id = value,
                 1 => form.channel_id = value,
@@ -78,7 +80,9 @@ impl SlashCommandForm {
 
     /// The same fields as a JSON object: a Socket Mode `slash_commands` envelope's `payload`.
     /// See <https://api.slack.com/apis/socket-mode#command>.
-    pub fn from_json(payload: serde_json::Value) -> Result<Self, serde_json::Error> {
+    pub fn from_json(
+        payload: serde_json::Value,
+    ) -> Result<SlashCommandForm<'static>, serde_json::Error> {
         serde_json::from_value(payload)
     }
 
@@ -123,14 +127,28 @@ fn decode(input: &[u8]) -> Cow<'_, str> {
     }
 }
 
-/// A slash command as the app uses it.
+/// A slash command as the app uses it: borrowing the request's body while it is answered at
+/// once, [`SlashCommand::into_owned`] for work that outlives the request.
 #[derive(Debug, Clone)]
-pub struct SlashCommand {
-    pub team_id: String,
-    pub channel_id: String,
-    pub user_id: String,
-    pub text: String,
+pub struct SlashCommand<'a> {
+    pub team_id: Cow<'a, str>,
+    pub channel_id: Cow<'a, str>,
+    pub user_id: Cow<'a, str>,
+    pub text: Cow<'a, str>,
     pub response_url: ResponseUrl,
+}
+
+impl SlashCommand<'_> {
+    /// The same command, owning its text.
+    pub fn into_owned(self) -> SlashCommand<'static> {
+        SlashCommand {
+            team_id: Cow::Owned(self.team_id.into_owned()),
+            channel_id: Cow::Owned(self.channel_id.into_owned()),
+            user_id: Cow::Owned(self.user_id.into_owned()),
+            text: Cow::Owned(self.text.into_owned()),
+            response_url: self.response_url,
+        }
+    }
 }
 
 /// A form that is not a slash command we can answer.
@@ -144,10 +162,10 @@ pub enum NotACommand {
     ResponseUrl,
 }
 
-impl TryFrom<SlashCommandForm> for SlashCommand {
+impl<'a> TryFrom<SlashCommandForm<'a>> for SlashCommand<'a> {
     type Error = NotACommand;
 
-    fn try_from(form: SlashCommandForm) -> Result<Self, Self::Error> {
+    fn try_from(form: SlashCommandForm<'a>) -> Result<Self, Self::Error> {
         if form.payload.is_some() {
             return Err(NotACommand::Interaction);
         }
@@ -178,8 +196,8 @@ mod tests {
     fn both(
         body: &[u8],
     ) -> (
-        Result<SlashCommandForm, String>,
-        Result<SlashCommandForm, String>,
+        Result<SlashCommandForm<'_>, String>,
+        Result<SlashCommandForm<'static>, String>,
     ) {
         (
             SlashCommandForm::parse(body).map_err(|e| e.to_string()),

@@ -64,7 +64,7 @@ pub async fn handle(State(state): State<SlackState>, request: SlackRequest) -> R
 /// HTTP response body, or the Socket Mode acknowledgement's `payload`.
 pub async fn run(
     state: SlackState,
-    command: SlashCommand,
+    command: SlashCommand<'_>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Immediate {
     let span = tracing::info_span!(
@@ -79,7 +79,7 @@ pub async fn run(
 /// Answers at once what can be answered at once; otherwise acknowledges and spawns the lookup.
 async fn admit(
     state: SlackState,
-    command: SlashCommand,
+    command: SlashCommand<'_>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Immediate {
     if !state
@@ -119,6 +119,7 @@ async fn admit(
     };
     tracing::info!(window = %window.label, share = query.share, account = ?query.account, csv = query.csv, "looking up");
     let looking_up = render::looking_up(&window);
+    let command = command.into_owned();
     let tasks = state.tasks.clone();
     tasks.spawn(
         async move {
@@ -171,7 +172,12 @@ impl IntoResponse for Immediate {
 
 /// Looks up, renders and delivers the answer. The lookup is bounded by the query timeout, so
 /// shutdown's drain can wait for it.
-async fn answer(state: SlackState, command: SlashCommand, query: Query, window: TimeWindow) {
+async fn answer(
+    state: SlackState,
+    command: SlashCommand<'static>,
+    query: Query,
+    window: TimeWindow,
+) {
     let budget = Budget {
         lookup: Some(state.query_timeout),
         details: DETAILS_BUDGET,
@@ -237,7 +243,7 @@ const PROGRESS_UPDATES: u32 = 3;
 /// the lookup runs (it is dropped when the lookup ends). Never returns.
 async fn show_progress(
     state: &SlackState,
-    command: &SlashCommand,
+    command: &SlashCommand<'_>,
     label: &str,
     seen: watch::Receiver<ReadSoFar>,
     shown: &AtomicU32,
@@ -272,7 +278,7 @@ async fn show_progress(
 }
 
 /// Uploads the whole report as CSV to the conversation.
-async fn export_csv(state: &SlackState, command: &SlashCommand, report: &Report) -> CsvExport {
+async fn export_csv(state: &SlackState, command: &SlashCommand<'_>, report: &Report) -> CsvExport {
     let Some(api) = &state.slack_api else {
         return CsvExport::Misconfigured("CSV export needs SLACK_BOT_TOKEN.");
     };

@@ -42,6 +42,25 @@ async fn metrics_count_what_happened() {
     app.send_event(&event).await;
     app.send_event(&json!({"id": "x", "detail-type": "Other", "source": "aws.ec2", "detail": {}}))
         .await;
+    // A path no route has is counted as `unmatched`, never by its own (unbounded) path; a
+    // route asked with the wrong method is counted by its route.
+    for path in ["/nope/12345", "/slack/commands/x"] {
+        let resp = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404);
+        assert!(resp.headers().contains_key("x-request-id"));
+    }
+    let resp = app
+        .http
+        .get(format!("{}/slack/commands", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
 
     let resp = app
         .http
@@ -76,6 +95,17 @@ async fn metrics_count_what_happened() {
         3.0,
         "{text}"
     );
+    assert_eq!(
+        m(r#"marketplace_activity_http_requests_total{route="unmatched",status="404"}"#),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"marketplace_activity_http_requests_total{route="/slack/commands",status="405"}"#),
+        1.0,
+        "{text}"
+    );
+    assert!(!text.contains("/nope/12345"), "{text}");
     assert_eq!(
         m(r#"marketplace_activity_cloudtrail_attempts_total{region="us-east-1",outcome="ok"}"#),
         1.0,

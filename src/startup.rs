@@ -547,35 +547,56 @@ impl Service<Request<Body>> for RequestIds {
     }
 }
 
-/// A new request id: a random (version 4) UUID, as tower-http's `MakeRequestUuid` makes them,
-/// with the random bytes taken from a pool per thread that one `getrandom` call refills for
-/// 256 ids, instead of one system call per request (measured: README, Performance). Should the
-/// OS random source ever fail, the id is made from a process-wide counter and the clock: still
-/// unique within the process, which is all a request id is for, and never a panic.
+/// A new request id: a random (version 4) UUID, as tower-http's `MakeRequestUuid` makes them.
+/// Made 256 at a time per thread: one `getrandom` call for their random bytes instead of one
+/// system call per request, and their text in one shared buffer that each id's header value
+/// points into, instead of one allocation per request (measured: README, Performance). Should
+/// the OS random source ever fail, the ids are made from a process-wide counter and the clock:
+/// still unique within the process, which is all a request id is for, and never a panic.
 fn new_request_id() -> HeaderValue {
-    const POOL: usize = 4096;
+    const BATCH: usize = 256;
+    const LENGTH: usize = uuid::fmt::Hyphenated::LENGTH;
     thread_local! {
-        static RANDOM: RefCell<([u8; POOL], usize)> = const { RefCell::new(([0; POOL], POOL)) };
+        static IDS: RefCell<(axum::body::Bytes, usize)> =
+            const { RefCell::new((axum::body::Bytes::new(), 0)) };
     }
-    let bytes = RANDOM
-        .try_with(|random| {
-            let (pool, used) = &mut *random.borrow_mut();
-            if *used == POOL {
-                getrandom::fill(pool).ok()?;
-                *used = 0;
-            }
+    let refill = || {
+        let mut random = [0; BATCH * 16];
+        let random_ok = getrandom::fill(&mut random).is_ok();
+        let mut text = vec![0; BATCH * LENGTH];
+        for (n, out) in text.chunks_exact_mut(LENGTH).enumerate() {
             let mut bytes = [0; 16];
-            bytes.copy_from_slice(&pool[*used..*used + 16]);
-            *used += 16;
-            Some(bytes)
-        })
-        .ok()
-        .flatten()
-        .unwrap_or_else(fallback_id_bytes);
-    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
-    let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
-    HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
-        .unwrap_or_else(|_| HeaderValue::from_static("-"))
+            if random_ok {
+                bytes.copy_from_slice(&random[n * 16..n * 16 + 16]);
+            } else {
+                bytes = fallback_id_bytes();
+            }
+            uuid::Builder::from_random_bytes(bytes)
+                .into_uuid()
+                .hyphenated()
+                .encode_lower(out);
+        }
+        axum::body::Bytes::from(text)
+    };
+    IDS.try_with(|ids| {
+        let (text, used) = &mut *ids.borrow_mut();
+        if *used == text.len() {
+            *text = refill();
+            *used = 0;
+        }
+        let id = text.slice(*used..*used + LENGTH);
+        *used += LENGTH;
+        HeaderValue::from_maybe_shared(id).ok()
+    })
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| {
+        // The thread is going away (its pool is gone): one id, made on its own.
+        let id = uuid::Builder::from_random_bytes(fallback_id_bytes()).into_uuid();
+        let mut text = [0; LENGTH];
+        HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
+            .unwrap_or_else(|_| HeaderValue::from_static("-"))
+    })
 }
 
 /// Id bytes without the OS random source: a counter and the time since the epoch.

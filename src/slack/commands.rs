@@ -35,7 +35,10 @@ const DETAILS_BUDGET: Duration = Duration::from_secs(3);
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Verify (the extractor) → parse → [`run`]: the immediate answer is the HTTP response body.
-pub async fn handle(State(state): State<SlackState>, request: SlackRequest) -> Response {
+pub async fn handle(
+    State(state): State<SlackState>,
+    request: SlackRequest<MAX_BODY_BYTES>,
+) -> Response {
     let form = match SlashCommandForm::parse(&request.body) {
         Ok(form) => form,
         Err(e) => {

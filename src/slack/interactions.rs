@@ -91,7 +91,10 @@ enum Click {
 }
 
 /// Verify (the extractor) → parse the form's `payload` → [`act`]; an empty 200 acknowledges.
-pub async fn handle(State(state): State<SlackState>, request: SlackRequest) -> Response {
+pub async fn handle(
+    State(state): State<SlackState>,
+    request: SlackRequest<MAX_BODY_BYTES>,
+) -> Response {
     let interaction = serde_urlencoded::from_bytes::<Form>(&request.body)
         .map_err(|e| e.to_string())
         .and_then(|form| Interaction::from_json_str(&form.payload).map_err(|e| e.to_string()));

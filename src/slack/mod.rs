@@ -31,7 +31,7 @@ pub mod web_api;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::extract::FromRef;
 use axum::routing::post;
 use axum::Router;
 use tokio_util::task::TaskTracker;
@@ -98,11 +98,9 @@ pub fn router(state: SlackState) -> Router {
     Router::new()
         .route(
             "/slack/commands",
-            post(commands::handle).layer(DefaultBodyLimit::max(commands::MAX_BODY_BYTES)),
+            // The body limit is the extractor's (`SlackRequest<MAX>`).
+            post(commands::handle),
         )
-        .route(
-            "/slack/interactions",
-            post(interactions::handle).layer(DefaultBodyLimit::max(interactions::MAX_BODY_BYTES)),
-        )
+        .route("/slack/interactions", post(interactions::handle))
         .with_state(state)
 }

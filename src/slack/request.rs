@@ -108,9 +108,9 @@ impl Replays {
     }
 }
 
-/// A request Slack signed, with its body as a form.
+/// A request Slack signed, with its body (at most `MAX` bytes, the route's limit) as a form.
 #[derive(Debug)]
-pub struct SlackRequest {
+pub struct SlackRequest<const MAX: usize> {
     pub body: Bytes,
     /// When it was verified; the command's window is pinned to this time.
     pub received_at: chrono::DateTime<chrono::Utc>,
@@ -119,8 +119,11 @@ pub struct SlackRequest {
 /// Why a request was refused before its handler ran.
 #[derive(Debug)]
 pub enum Refused {
-    /// The body could not be read (too large: 413; otherwise 400).
-    Body(Response),
+    /// The body is larger than the route takes (413).
+    TooLarge,
+    /// The body could not be read: the connection failed or the body was late (400; the body
+    /// deadline turns the late one into a 408, `server::BodyDeadline`).
+    Unreadable,
     Signature,
     NotAForm,
 }
@@ -128,7 +131,14 @@ pub enum Refused {
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
         match self {
-            Self::Body(response) => response,
+            Self::TooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response()
+            }
+            Self::Unreadable => (
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            )
+                .into_response(),
             Self::Signature => (StatusCode::UNAUTHORIZED, "invalid signature").into_response(),
             Self::NotAForm => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -139,7 +149,36 @@ impl IntoResponse for Refused {
     }
 }
 
-impl<S> FromRequest<S> for SlackRequest
+/// The whole body, refused past `max` bytes. A body that came in one piece (most do) is kept
+/// as it came, without a copy. The route's limit is read here rather than set with axum's
+/// `DefaultBodyLimit` layer, which wraps the route in one more boxed service per request.
+async fn read_body(body: axum::body::Body, max: usize) -> Result<Bytes, Refused> {
+    use futures_util::StreamExt as _;
+    let mut chunks = body.into_data_stream();
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<Vec<u8>> = None;
+    let mut size = 0;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|_| Refused::Unreadable)?;
+        size += chunk.len();
+        if size > max {
+            return Err(Refused::TooLarge);
+        }
+        match (&first, &mut joined) {
+            (None, _) => first = Some(chunk),
+            (Some(first), None) => {
+                let mut all = Vec::with_capacity(size);
+                all.extend_from_slice(first);
+                all.extend_from_slice(&chunk);
+                joined = Some(all);
+            }
+            (Some(_), Some(all)) => all.extend_from_slice(&chunk),
+        }
+    }
+    Ok(joined.map(Bytes::from).or(first).unwrap_or_default())
+}
+
+impl<S, const MAX: usize> FromRequest<S> for SlackRequest<MAX>
 where
     S: Send + Sync,
     Verifier: FromRef<S>,
@@ -161,9 +200,7 @@ where
                 m.trim()
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
             });
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| Refused::Body(e.into_response()))?;
+        let body = read_body(request.into_body(), MAX).await?;
         let now = chrono::Utc::now();
         let verifier = Verifier::from_ref(state);
         let timestamp = timestamp.as_ref().map(header::HeaderValue::as_bytes);
@@ -197,6 +234,41 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn chunked(chunks: &[&'static str]) -> axum::body::Body {
+        let chunks: Vec<Result<Bytes, std::io::Error>> = chunks
+            .iter()
+            .map(|c| Ok(Bytes::from_static(c.as_bytes())))
+            .collect();
+        axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_whole_in_one_piece_or_several_and_refused_past_its_limit() {
+        let one = read_body(axum::body::Body::from("text=help"), 9)
+            .await
+            .unwrap();
+        assert_eq!(one, "text=help");
+        let three = read_body(chunked(&["text", "=", "help"]), 9).await.unwrap();
+        assert_eq!(three, "text=help");
+        assert_eq!(read_body(chunked(&[]), 9).await.unwrap(), "");
+        assert!(matches!(
+            read_body(axum::body::Body::from("text=help!"), 9).await,
+            Err(Refused::TooLarge)
+        ));
+        assert!(matches!(
+            read_body(chunked(&["text=", "help!"]), 9).await,
+            Err(Refused::TooLarge)
+        ));
+        let failing = axum::body::Body::from_stream(futures_util::stream::iter(vec![
+            Ok(Bytes::from_static(b"text=")),
+            Err(std::io::Error::other("connection reset")),
+        ]));
+        assert!(matches!(
+            read_body(failing, 9).await,
+            Err(Refused::Unreadable)
+        ));
+    }
 
     /// Distinct signatures, spread over every shard as MACs are.
     fn signature(n: u32) -> Signature {

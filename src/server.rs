@@ -169,6 +169,7 @@ where
         "http limits"
     );
     let http = hyper::server::conn::http1::Builder::new();
+    let body_timeout = settings.body_timeout;
     let open = Connections::default();
     // Stopped when `serve` returns or is dropped.
     let sweeper = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(sweep(
@@ -229,11 +230,12 @@ where
             let app = app.clone();
             hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let in_progress = open.request_started(&activity);
+                let request = BodyDeadline::attach(request, body_timeout, &activity);
                 let mut app = app.clone();
                 async move {
                     // The app is always ready; asking first is the `Service` contract.
                     std::future::poll_fn(|cx| app.poll_ready(cx)).await?;
-                    let response = app.call(request.map(Body::new)).await?;
+                    let response = app.call(request).await?;
                     Ok::<_, Infallible>(response.map(|body| UntilSent {
                         body,
                         _in_progress: in_progress,
@@ -395,6 +397,8 @@ struct Activity {
     waiting_since: AtomicU64,
     /// Closed by the header timeout (rather than evicted to make room).
     timed_out: AtomicBool,
+    /// The request in progress had a body that missed its deadline ([`BodyDeadline`]).
+    body_late: AtomicBool,
     changed: Arc<Notify>,
     started: Instant,
 }
@@ -435,6 +439,7 @@ impl Connections {
             in_progress: AtomicUsize::new(0),
             waiting_since: AtomicU64::new(0),
             timed_out: AtomicBool::new(false),
+            body_late: AtomicBool::new(false),
             changed: self.changed.clone(),
             started: self.started,
         });
@@ -581,45 +586,52 @@ impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for UntilSent<B> {
 }
 
 /// The whole request body must arrive within `limit` of the headers, else the answer is 408 and
-/// the connection is closed. Route body limits (`DefaultBodyLimit`) still apply inside it and
-/// answer 413. [`BodyDeadline::start`] wraps the request's body before the route runs;
-/// [`BodyDeadline::answer`] turns the route's response into the 408 when the body was late.
-/// (`startup` applies it to every route, inside the request counter, so the 408 is counted.)
+/// the connection is closed. Route body limits still apply inside it and answer 413.
+/// [`serve`] wraps each request's body as hyper hands it over ([`BodyDeadline::attach`]) and
+/// leaves the deadline in the request's extensions; [`BodyDeadline::answer`] turns the route's
+/// response into the 408 when the body was late. (`startup` answers it inside the request
+/// counter and the trace, so the 408 is counted and logged.) The "late" mark is the
+/// connection's: HTTP/1.1 carries one request at a time, and a late body closes it.
+#[derive(Clone)]
 pub struct BodyDeadline {
     limit: Duration,
-    expired: Option<Arc<AtomicBool>>,
+    connection: Arc<Activity>,
 }
 
 impl BodyDeadline {
-    pub fn start(request: Request, limit: Duration) -> (Request, Self) {
+    /// The request with its body under the deadline, and the deadline in its extensions. A
+    /// request without a body gets neither.
+    fn attach<B>(request: hyper::Request<B>, limit: Duration, connection: &Arc<Activity>) -> Request
+    where
+        B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         if request.body().is_end_stream() {
-            return (
-                request,
-                Self {
-                    limit,
-                    expired: None,
-                },
-            );
+            return request.map(Body::new);
         }
-        let expired = Arc::new(AtomicBool::new(false));
         let at = Instant::now() + limit;
-        let request = request.map(|body| {
-            Body::new(Deadline {
-                body,
-                at,
-                sleep: None,
-                expired: expired.clone(),
-            })
-        });
-        let deadline = Self {
+        let (mut parts, body) = request.into_parts();
+        // The first extension: the map it allocates is the one the router's own would.
+        parts.extensions.insert(Self {
             limit,
-            expired: Some(expired),
-        };
-        (request, deadline)
+            connection: connection.clone(),
+        });
+        let body = Body::new(Deadline {
+            body,
+            at,
+            sleep: None,
+            connection: connection.clone(),
+        });
+        Request::from_parts(parts, body)
+    }
+
+    /// The deadline [`serve`] gave this request's body, if it has one.
+    pub fn of<B>(request: &Request<B>) -> Option<Self> {
+        request.extensions().get::<Self>().cloned()
     }
 
     pub fn answer(self, response: Response) -> Response {
-        if !self.expired.is_some_and(|e| e.load(Ordering::SeqCst)) {
+        if !self.connection.body_late.swap(false, Ordering::AcqRel) {
             return response;
         }
         tracing::info!(
@@ -638,18 +650,22 @@ impl BodyDeadline {
 /// A request body that fails once its deadline passes while it waits for more data. The timer
 /// is set only when the body first has to wait: a body that came with its headers (most do)
 /// costs none.
-struct Deadline {
-    body: Body,
+struct Deadline<B> {
+    body: B,
     at: Instant,
     sleep: Option<Pin<Box<Sleep>>>,
-    expired: Arc<AtomicBool>,
+    connection: Arc<Activity>,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("the request body did not arrive in time")]
 struct BodyTimedOut;
 
-impl HttpBody for Deadline {
+impl<B> HttpBody for Deadline<B>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     type Data = Bytes;
     type Error = axum::Error;
 
@@ -658,7 +674,10 @@ impl HttpBody for Deadline {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.body).poll_frame(cx) {
+        match Pin::new(&mut this.body)
+            .poll_frame(cx)
+            .map_err(axum::Error::new)
+        {
             Poll::Pending
                 if this
                     .sleep
@@ -667,7 +686,7 @@ impl HttpBody for Deadline {
                     .poll(cx)
                     .is_ready() =>
             {
-                this.expired.store(true, Ordering::SeqCst);
+                this.connection.body_late.store(true, Ordering::Release);
                 Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut))))
             }
             other => other,

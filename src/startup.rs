@@ -152,11 +152,7 @@ impl Application {
         });
         Ok(Self {
             listener,
-            app: with_layers(
-                slack.merge(notify).merge(ops),
-                metrics.clone(),
-                settings.http.body_timeout,
-            ),
+            app: with_layers(slack.merge(notify).merge(ops), metrics.clone()),
             tasks,
             drain_timeout: settings.drain_timeout,
             http: settings.http,
@@ -374,11 +370,10 @@ pub const MAX_PENDING_ANSWERS: usize = 64;
 /// costs allocations per request there. The counter's label is the route's pattern, known
 /// outside the router because every route is a literal path (no `{parameter}`: a test holds
 /// them to that) and the fallback marks what no route matched.
-fn with_layers(router: Router, metrics: Metrics, body_timeout: Duration) -> RequestIds {
+fn with_layers(router: Router, metrics: Metrics) -> RequestIds {
     let counted = Counted {
         routes: router.fallback(unmatched),
         metrics,
-        body_timeout,
     };
     // The trace only when its span (which gives every line logged for a request its
     // request_id) or its INFO line would be recorded: RUST_LOG is read once, at start-up, and
@@ -445,24 +440,27 @@ impl<B> MakeSpan<B> for RequestSpan {
 }
 
 /// The routes, each request counted by its route (the pattern, not the raw path) and status,
-/// and its body given the deadline inside the count (so a 408 is counted).
+/// the body deadline's 408 answered inside the count (so it is counted; the server set the
+/// deadline, `server::BodyDeadline`).
 #[derive(Clone)]
 struct Counted {
     routes: Router,
     metrics: Metrics,
-    body_timeout: Duration,
 }
 
 impl Counted {
     fn answer(&mut self, request: Request<Body>) -> impl Future<Output = Response> + Send {
         // The path shares the request's buffer: no copy.
         let uri = request.uri().clone();
-        let (request, deadline) = server::BodyDeadline::start(request, self.body_timeout);
+        let deadline = server::BodyDeadline::of(&request);
         let answer = self.routes.call(request);
         let metrics = self.metrics.clone();
         async move {
             let Ok(response) = answer.await;
-            let response = deadline.answer(response);
+            let response = match deadline {
+                Some(deadline) => deadline.answer(response),
+                None => response,
+            };
             let route = match response.extensions().get::<Unmatched>() {
                 Some(Unmatched) => "unmatched",
                 // Every route is a literal path: the one matched is the path asked for.

@@ -15,9 +15,10 @@
 //!   which arms and cancels a timer on every request: about 5 % of the server's time
 //!   acknowledging a slash command under load (README, Performance). A connection is closed
 //!   between the timeout and a quarter of it later (at most one second later).
-//! - **a body timeout** ([`body_deadline`], a middleware on the router so the 408 is traced
-//!   and counted like any answer): the whole body must arrive within
-//!   [`HttpSettings::body_timeout`] of the headers.
+//! - **a body timeout** ([`BodyDeadline`], set on each body as hyper hands it over and
+//!   answered by the app inside its counter and trace, so the 408 is traced and counted like
+//!   any answer): the whole body must arrive within [`HttpSettings::body_timeout`] of the
+//!   headers.
 //! - **a connection cap** ([`HttpSettings::max_connections`], under the open-file limit): when
 //!   a connection arrives at the cap, the open connection that has waited longest without a
 //!   request in progress (a silent or slow socket, an idle keep-alive) is closed to make room.

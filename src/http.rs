@@ -91,6 +91,16 @@ pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// A client for plain HTTP to this machine (the container's healthcheck, the demo's own
+/// calls): it reads no trust roots, which [`client`] would parse from the platform's bundle
+/// every time one is built (the healthcheck runs every 30 seconds).
+pub fn loopback_client() -> Result<reqwest::Client, reqwest::Error> {
+    client_builder()
+        .tls_built_in_root_certs(false)
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+}
+
 /// A plain client (loopback calls, probes); the app's own long-lived client, with its
 /// timeouts and user agent, is built in `startup`.
 pub fn client() -> Result<reqwest::Client, reqwest::Error> {

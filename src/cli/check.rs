@@ -419,7 +419,7 @@ pub async fn healthcheck(listen_addr: &str) -> anyhow::Result<()> {
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let resp = crate::http::client()?
+    let resp = crate::http::loopback_client()?
         .get(format!("http://{addr}/healthz"))
         .timeout(Duration::from_secs(2))
         .send()

@@ -91,7 +91,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("$ /marketplace-activity {}", args.text);
     let body = form_body(&args.text, &console.response_url);
     let ts = chrono::Utc::now().timestamp();
-    let ack = crate::http::client()?
+    let ack = crate::http::loopback_client()?
         .post(&url)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-slack-request-timestamp", ts.to_string())
@@ -172,7 +172,7 @@ async fn notifications(base: &str, console: &mut Console) -> anyhow::Result<()> 
     let mut events: Vec<Value> =
         serde_json::from_str(SAMPLE_NOTIFICATIONS).context("reading the sample notifications")?;
     rebase_events(&mut events, chrono::Utc::now());
-    let http = crate::http::client()?;
+    let http = crate::http::loopback_client()?;
     for event in &events {
         let response = http
             .post(format!("{base}/events"))

@@ -594,6 +594,32 @@ fn healthcheck_exits_zero_only_when_the_server_answers() {
     assert!(!down.success());
 }
 
+/// The healthcheck calls this machine over plain HTTP: it reads no trust roots, so a CA bundle
+/// it can't use (or its cost, every 30 seconds) never fails it.
+#[test]
+fn healthcheck_does_not_read_the_trust_store() {
+    let running = serve(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let unusable = dir.path().join("bad.pem");
+    std::fs::write(
+        &unusable,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let out = bin()
+        .arg("healthcheck")
+        .env("LISTEN_ADDR", format!("127.0.0.1:{}", running.port))
+        .env("SSL_CERT_FILE", &unusable)
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Stops the process with SIGTERM and returns everything it wrote to stderr. The log is read
 /// while the process runs (a full pipe would block a verbose process).
 fn stop_and_read_log(running: &mut Running) -> String {

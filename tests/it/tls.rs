@@ -155,26 +155,47 @@ fn a_ca_named_in_ssl_cert_file_is_trusted_for_calls_to_slack() {
 }
 
 #[test]
-fn with_no_trusted_ca_serve_stops_and_says_what_to_install() {
+fn with_no_trusted_ca_serve_query_and_check_stop_and_say_what_to_install() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.pem");
     std::fs::write(&empty, "").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_marketplace-activity"))
-        .arg("serve")
-        .env("SLACK_SIGNING_SECRET", "x")
-        .env("LISTEN_ADDR", "127.0.0.1:0")
-        .env("STATE_DIR", dir.path())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("SSL_CERT_FILE", &empty)
-        .env_remove("SSL_CERT_DIR")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(!out.status.success(), "{stderr}");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_marketplace-activity"))
+            .args(args)
+            .env("SLACK_SIGNING_SECRET", "x")
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .env("STATE_DIR", dir.path())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("SSL_CERT_FILE", &empty)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap()
+    };
+    for args in [&["serve"][..], &["query", "7d"][..]] {
+        let out = run(args);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(!out.status.success(), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("no trusted CA certificates found") && stderr.contains("SSL_CERT_FILE"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let out = run(&["check"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stderr.contains("no trusted CA certificates found") && stderr.contains("SSL_CERT_FILE"),
-        "{stderr}"
+        stdout.contains("FAIL  tls: no trusted CA certificates found")
+            && stdout.contains("fix: Install the ca-certificates package"),
+        "{stdout}"
     );
+}
+
+/// Host names are ASCII only (`idna_adapter` pinned to its stub in Cargo.toml): a non-ASCII
+/// host is not a URL, its `xn--` form is.
+#[test]
+fn an_internationalised_host_is_written_in_its_ascii_form() {
+    assert!(reqwest::Url::parse("https://bücher.example/api").is_err());
+    assert!(reqwest::Url::parse("https://xn--bcher-kva.example/api").is_ok());
 }

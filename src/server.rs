@@ -602,11 +602,11 @@ pub struct BodyDeadline {
 impl BodyDeadline {
     /// The request with its body under the deadline, and the deadline in its extensions. A
     /// request without a body gets neither.
-    fn attach<B>(request: hyper::Request<B>, limit: Duration, connection: &Arc<Activity>) -> Request
-    where
-        B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
+    fn attach(
+        request: hyper::Request<Incoming>,
+        limit: Duration,
+        connection: &Arc<Activity>,
+    ) -> Request {
         if request.body().is_end_stream() {
             return request.map(Body::new);
         }
@@ -651,8 +651,8 @@ impl BodyDeadline {
 /// A request body that fails once its deadline passes while it waits for more data. The timer
 /// is set only when the body first has to wait: a body that came with its headers (most do)
 /// costs none.
-struct Deadline<B> {
-    body: B,
+struct Deadline {
+    body: Incoming,
     at: Instant,
     sleep: Option<Pin<Box<Sleep>>>,
     connection: Arc<Activity>,
@@ -662,11 +662,7 @@ struct Deadline<B> {
 #[error("the request body did not arrive in time")]
 struct BodyTimedOut;
 
-impl<B> HttpBody for Deadline<B>
-where
-    B: HttpBody<Data = Bytes> + Unpin,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+impl HttpBody for Deadline {
     type Data = Bytes;
     type Error = axum::Error;
 

@@ -569,10 +569,7 @@ fn new_request_id() -> HeaderValue {
             } else {
                 bytes = fallback_id_bytes();
             }
-            uuid::Builder::from_random_bytes(bytes)
-                .into_uuid()
-                .hyphenated()
-                .encode_lower(out);
+            encode_id(bytes, out);
         }
         axum::body::Bytes::from(text)
     };
@@ -590,11 +587,18 @@ fn new_request_id() -> HeaderValue {
     .flatten()
     .unwrap_or_else(|| {
         // The thread is going away (its pool is gone): one id, made on its own.
-        let id = uuid::Builder::from_random_bytes(fallback_id_bytes()).into_uuid();
         let mut text = [0; LENGTH];
-        HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
+        HeaderValue::from_str(encode_id(fallback_id_bytes(), &mut text))
             .unwrap_or_else(|_| HeaderValue::from_static("-"))
     })
+}
+
+/// A version 4 UUID from `bytes`, written as lower-case hyphenated text into `out` (36 bytes).
+fn encode_id(bytes: [u8; 16], out: &mut [u8]) -> &str {
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .encode_lower(out)
 }
 
 /// Id bytes without the OS random source: a counter and the time since the epoch.
